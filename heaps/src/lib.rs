@@ -1,0 +1,1 @@
+//! `heaps`: placeholder; see docs/ARCHITECTURE.md.

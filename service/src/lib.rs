@@ -1,0 +1,1 @@
+//! `allocator_service`: placeholder; see docs/ARCHITECTURE.md.

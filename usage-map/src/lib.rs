@@ -1,0 +1,1 @@
+//! `usage_map`: placeholder; see docs/ARCHITECTURE.md.

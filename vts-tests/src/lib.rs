@@ -1,0 +1,1 @@
+//! `vts_tests`: placeholder; see docs/ARCHITECTURE.md.
