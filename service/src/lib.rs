@@ -1,1 +1,22 @@
-//! `allocator_service`: placeholder; see docs/ARCHITECTURE.md.
+//! `allocator_service`: the allocator daemon's library.
+//!
+//! Owns descriptor validation ([`request`]), buffer layout ([`layout`]), heap selection and
+//! allocation ([`allocator`]), the one mapping from internal errors to `AllocationError`
+//! ([`error`]), per-heap statistics ([`stats`]), opening the board's heaps at start-up
+//! ([`startup`]), the Binder front-end ([`binder`]), logging set-up ([`logging`]) and the
+//! `gralloc` client CLI ([`cli`]).
+//!
+//! Must never: keep a buffer fd after a reply, panic on any request, or touch a heap before
+//! every size, count and cap check has passed.
+
+#![forbid(unsafe_code)]
+
+pub mod allocator;
+pub mod binder;
+pub mod cli;
+pub mod error;
+pub mod layout;
+pub mod logging;
+pub mod request;
+pub mod startup;
+pub mod stats;

@@ -1,0 +1,1 @@
+//! Placeholder: owned by the service front-end work (see docs/ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! Placeholder: owned by the service-core work (see docs/ARCHITECTURE.md).
