@@ -3,7 +3,9 @@
 //! Owns the vendored AIDL of `android.hardware.graphics.allocator` V2 (plus the
 //! graphics.common V5 and common types it uses) and the rsbinder bindings generated from it,
 //! typed views over the wire enums ([`usage`], [`format`]), the buffer-handle codec and the
-//! gralloc4 descriptor decoder used by V1 `allocate(byte[])`.
+//! gralloc4 descriptor decoder used by V1 `allocate(byte[])`, the transport helpers that serve
+//! or reach the service over kernel binder or a Unix socket, and [`wire`], the only code that
+//! builds `Status` and `ParcelFileDescriptor` values.
 //!
 //! Must never: allocate memory from a heap, know about board files, or hold a buffer fd
 //! beyond building a reply.
@@ -13,8 +15,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aidl;
 pub mod format;
+pub mod gralloc4;
+pub mod handle;
+pub mod transport;
 pub mod usage;
+pub mod wire;
 
 pub use format::Format;
+pub use gralloc4::{decode_descriptor, encode_descriptor, Gralloc4Error, V1Descriptor};
+pub use handle::{BufferHandle, HandleError, PlaneComponent, PlaneLayout};
+pub use transport::{Endpoint, ServerGuard, TransportError, SERVICE_NAME};
 pub use usage::{CpuAccess, Usage, UsageFlag};
