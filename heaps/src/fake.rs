@@ -1,0 +1,275 @@
+//! [`FakeHeap`]: memfd-backed heap with scripted failures and a request log, for tests of
+//! the service and fault-injection boards. Built with `cfg(test)` or the `fake` feature.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::num::NonZeroU64;
+use std::os::fd::OwnedFd;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use crate::heap::{Heap, HeapCaps, HeapError};
+use crate::memfd::{memfd_name, sealed_memfd};
+use crate::retry::{page_round, page_size, retry_eintr};
+
+/// What a [`FakeHeap`] does on each call. Calls are numbered from 1.
+///
+/// Precedence on a call: a [`fail_call`](Self::fail_call) entry, then
+/// [`fail_after`](Self::fail_after), then pending [`eintr`](Self::eintr) attempts (each
+/// consumes one raw attempt of the heap's bounded EINTR retry), then success.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FakeScript {
+    fail_calls: BTreeMap<u64, Errno>,
+    fail_after: Option<(u64, Errno)>,
+    eintr: u32,
+    delay: Duration,
+}
+
+impl FakeScript {
+    /// Every call succeeds at once.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Call number `call` (1-based) fails with `errno`.
+    #[must_use]
+    pub fn fail_call(mut self, call: u64, errno: Errno) -> Self {
+        self.fail_calls.insert(call, errno);
+        self
+    }
+
+    /// After `successes` successful allocations, every call fails with `errno`.
+    #[must_use]
+    pub fn fail_after(mut self, successes: u64, errno: Errno) -> Self {
+        self.fail_after = Some((successes, errno));
+        self
+    }
+
+    /// Every call fails with `errno`.
+    #[must_use]
+    pub fn fail_always(self, errno: Errno) -> Self {
+        self.fail_after(0, errno)
+    }
+
+    /// The next `times` raw attempts are interrupted (EINTR); the heap retries up to
+    /// [`crate::EINTR_RETRY_LIMIT`] times per call, so more than that fails one call.
+    #[must_use]
+    pub fn eintr(mut self, times: u32) -> Self {
+        self.eintr = times;
+        self
+    }
+
+    /// Every call sleeps this long before answering (without holding any lock).
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A request that broke the allocation contract (recorded, still served).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FakeViolation {
+    /// 1-based call number.
+    pub call: u64,
+    /// Requested length in bytes.
+    pub len: u64,
+    /// What was wrong.
+    pub kind: ViolationKind,
+}
+
+/// Kinds of [`FakeViolation`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// `len` is not a multiple of the page size (the service should page-round).
+    NotPageMultiple,
+    /// `len` exceeds the cap set with [`FakeHeap::with_max_len`].
+    OverMax {
+        /// The cap in bytes.
+        max: u64,
+    },
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    script: FakeScript,
+    calls: u64,
+    attempts: u64,
+    successes: u64,
+    requests: Vec<u64>,
+    violations: Vec<FakeViolation>,
+}
+
+/// A heap of sealed memfds (page-rounded, zeroed, `O_CLOEXEC`) that follows a
+/// [`FakeScript`] and logs every request. Thread-safe; delays do not block other callers.
+#[derive(Debug)]
+pub struct FakeHeap {
+    name: String,
+    memfd_name: CString,
+    caps: HeapCaps,
+    max_len: Option<u64>,
+    state: Mutex<FakeState>,
+}
+
+impl FakeHeap {
+    /// A fake heap that always succeeds, with caps `zeroed` only.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::InvalidName`] for an empty name or one containing NUL.
+    pub fn new(name: &str) -> Result<Self, HeapError> {
+        Ok(Self {
+            name: name.to_owned(),
+            memfd_name: memfd_name("fake:", name)?,
+            caps: HeapCaps { zeroed: true, ..HeapCaps::default() },
+            max_len: None,
+            state: Mutex::new(FakeState::default()),
+        })
+    }
+
+    /// Replaces the capabilities.
+    #[must_use]
+    pub fn with_caps(mut self, caps: HeapCaps) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    /// Replaces the script (builder form).
+    #[must_use]
+    pub fn with_script(self, script: FakeScript) -> Self {
+        self.set_script(script);
+        self
+    }
+
+    /// Records a [`ViolationKind::OverMax`] for requests above `max` bytes.
+    #[must_use]
+    pub fn with_max_len(mut self, max: u64) -> Self {
+        self.max_len = Some(max);
+        self
+    }
+
+    /// Replaces the script while the heap is in use; call numbering continues.
+    pub fn set_script(&self, script: FakeScript) {
+        self.lock().script = script;
+    }
+
+    /// Number of `allocate` calls so far.
+    pub fn calls(&self) -> u64 {
+        self.lock().calls
+    }
+
+    /// Number of raw attempts (calls plus EINTR retries).
+    pub fn attempts(&self) -> u64 {
+        self.lock().attempts
+    }
+
+    /// Number of successful allocations.
+    pub fn successes(&self) -> u64 {
+        self.lock().successes
+    }
+
+    /// Requested lengths in bytes, one per call, in call order (failed calls included).
+    pub fn requests(&self) -> Vec<u64> {
+        self.lock().requests.clone()
+    }
+
+    /// Requests that broke the contract.
+    pub fn violations(&self) -> Vec<FakeViolation> {
+        self.lock().violations.clone()
+    }
+
+    /// Test assertion: no request broke the contract.
+    ///
+    /// # Panics
+    ///
+    /// When any violation was recorded; the message lists them.
+    pub fn assert_no_violations(&self) {
+        let violations = self.violations();
+        assert!(
+            violations.is_empty(),
+            "fake heap {}: contract violations: {violations:?}",
+            self.name
+        );
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Logs the call and decides its scripted failure, if any.
+    fn begin_call(&self, len: u64) -> (u64, Option<Errno>, Duration) {
+        let mut state = self.lock();
+        state.calls = state.calls.saturating_add(1);
+        let call = state.calls;
+        state.requests.push(len);
+        if len.checked_rem(page_size()) != Some(0) {
+            state.violations.push(FakeViolation {
+                call,
+                len,
+                kind: ViolationKind::NotPageMultiple,
+            });
+        }
+        if let Some(max) = self.max_len.filter(|&max| len > max) {
+            state.violations.push(FakeViolation {
+                call,
+                len,
+                kind: ViolationKind::OverMax { max },
+            });
+        }
+        let scripted = state.script.fail_calls.get(&call).copied().or_else(|| {
+            state
+                .script
+                .fail_after
+                .and_then(|(after, errno)| (state.successes >= after).then_some(errno))
+        });
+        if scripted.is_some() {
+            state.attempts = state.attempts.saturating_add(1);
+        }
+        (call, scripted, state.script.delay)
+    }
+
+    /// One raw attempt: consumes a pending EINTR if there is one.
+    fn attempt(&self, size: u64) -> nix::Result<OwnedFd> {
+        {
+            let mut state = self.lock();
+            state.attempts = state.attempts.saturating_add(1);
+            if state.script.eintr > 0 {
+                state.script.eintr -= 1;
+                return Err(Errno::EINTR);
+            }
+        }
+        sealed_memfd(&self.memfd_name, size)
+    }
+}
+
+impl Heap for FakeHeap {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn caps(&self) -> HeapCaps {
+        self.caps
+    }
+
+    fn allocate(&self, len: NonZeroU64) -> Result<OwnedFd, HeapError> {
+        let (call, scripted, delay) = self.begin_call(len.get());
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        if let Some(errno) = scripted {
+            log::debug!("fake heap {}: call {call} fails with {errno} (scripted)", self.name);
+            return Err(HeapError::alloc(&self.name, len.get(), errno));
+        }
+        let size = page_round(len.get())
+            .ok_or_else(|| HeapError::TooLarge { heap: self.name.clone(), len: len.get() })?;
+        let fd = retry_eintr(|| self.attempt(size)).map_err(|errno| match errno {
+            Errno::EFBIG => HeapError::TooLarge { heap: self.name.clone(), len: len.get() },
+            errno => HeapError::alloc(&self.name, len.get(), errno),
+        })?;
+        let mut state = self.lock();
+        state.successes = state.successes.saturating_add(1);
+        Ok(fd)
+    }
+}
