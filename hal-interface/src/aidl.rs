@@ -34,3 +34,180 @@ pub use generated::android::hardware::graphics::common::PixelFormat::PixelFormat
 pub use rsbinder::NativeHandle;
 
 rsbinder::impl_service_specific_error!(AllocationError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Format;
+    use crate::usage::bits;
+
+    /// graphics.common V5 `BufferUsage`, in AIDL declaration order, as AOSP's generators emit
+    /// it (the two vendor masks are computed in `int` and sign-extended, exactly like the NDK
+    /// header `VENDOR_MASK = -268435456L`).
+    const BUFFER_USAGE: [(BufferUsage, i64); 27] = [
+        (BufferUsage::CPU_READ_MASK, 0xf),
+        (BufferUsage::CPU_READ_NEVER, 0),
+        (BufferUsage::CPU_READ_RARELY, 2),
+        (BufferUsage::CPU_READ_OFTEN, 3),
+        (BufferUsage::CPU_WRITE_MASK, 0xf0),
+        (BufferUsage::CPU_WRITE_NEVER, 0),
+        (BufferUsage::CPU_WRITE_RARELY, 0x20),
+        (BufferUsage::CPU_WRITE_OFTEN, 0x30),
+        (BufferUsage::GPU_TEXTURE, 0x100),
+        (BufferUsage::GPU_RENDER_TARGET, 0x200),
+        (BufferUsage::COMPOSER_OVERLAY, 0x800),
+        (BufferUsage::COMPOSER_CLIENT_TARGET, 0x1000),
+        (BufferUsage::PROTECTED, 0x4000),
+        (BufferUsage::COMPOSER_CURSOR, 0x8000),
+        (BufferUsage::VIDEO_ENCODER, 0x1_0000),
+        (BufferUsage::CAMERA_OUTPUT, 0x2_0000),
+        (BufferUsage::CAMERA_INPUT, 0x4_0000),
+        (BufferUsage::RENDERSCRIPT, 0x10_0000),
+        (BufferUsage::VIDEO_DECODER, 0x40_0000),
+        (BufferUsage::SENSOR_DIRECT_DATA, 0x80_0000),
+        (BufferUsage::GPU_DATA_BUFFER, 0x100_0000),
+        (BufferUsage::GPU_CUBE_MAP, 0x200_0000),
+        (BufferUsage::GPU_MIPMAP_COMPLETE, 0x400_0000),
+        (BufferUsage::HW_IMAGE_ENCODER, 0x800_0000),
+        (BufferUsage::FRONT_BUFFER, 0x1_0000_0000),
+        (BufferUsage::VENDOR_MASK, -0x1000_0000),
+        (BufferUsage::VENDOR_MASK_HI, -0x1_0000_0000_0000),
+    ];
+
+    #[test]
+    fn buffer_usage_values_and_order_match_v5() {
+        assert_eq!(BufferUsage::enum_values(), BUFFER_USAGE.map(|(u, _)| u));
+        for (usage, value) in BUFFER_USAGE {
+            assert_eq!(usage.0, value, "{usage:?}");
+        }
+    }
+
+    #[test]
+    fn buffer_usage_matches_the_typed_bits() {
+        let as_bits = |u: BufferUsage| u64::from_ne_bytes(u.0.to_ne_bytes());
+        let pairs = [
+            (BufferUsage::CPU_READ_MASK, bits::CPU_READ_MASK),
+            (BufferUsage::CPU_READ_RARELY, bits::CPU_READ_RARELY),
+            (BufferUsage::CPU_READ_OFTEN, bits::CPU_READ_OFTEN),
+            (BufferUsage::CPU_WRITE_MASK, bits::CPU_WRITE_MASK),
+            (BufferUsage::CPU_WRITE_RARELY, bits::CPU_WRITE_RARELY),
+            (BufferUsage::CPU_WRITE_OFTEN, bits::CPU_WRITE_OFTEN),
+            (BufferUsage::GPU_TEXTURE, bits::GPU_TEXTURE),
+            (BufferUsage::GPU_RENDER_TARGET, bits::GPU_RENDER_TARGET),
+            (BufferUsage::COMPOSER_OVERLAY, bits::COMPOSER_OVERLAY),
+            (BufferUsage::COMPOSER_CLIENT_TARGET, bits::COMPOSER_CLIENT_TARGET),
+            (BufferUsage::PROTECTED, bits::PROTECTED),
+            (BufferUsage::COMPOSER_CURSOR, bits::COMPOSER_CURSOR),
+            (BufferUsage::VIDEO_ENCODER, bits::VIDEO_ENCODER),
+            (BufferUsage::CAMERA_OUTPUT, bits::CAMERA_OUTPUT),
+            (BufferUsage::CAMERA_INPUT, bits::CAMERA_INPUT),
+            (BufferUsage::RENDERSCRIPT, bits::RENDERSCRIPT),
+            (BufferUsage::VIDEO_DECODER, bits::VIDEO_DECODER),
+            (BufferUsage::SENSOR_DIRECT_DATA, bits::SENSOR_DIRECT_DATA),
+            (BufferUsage::GPU_DATA_BUFFER, bits::GPU_DATA_BUFFER),
+            (BufferUsage::GPU_CUBE_MAP, bits::GPU_CUBE_MAP),
+            (BufferUsage::GPU_MIPMAP_COMPLETE, bits::GPU_MIPMAP_COMPLETE),
+            (BufferUsage::HW_IMAGE_ENCODER, bits::HW_IMAGE_ENCODER),
+            (BufferUsage::FRONT_BUFFER, bits::FRONT_BUFFER),
+            (BufferUsage::VENDOR_MASK_HI, bits::VENDOR_MASK_HI),
+        ];
+        for (generated, typed) in pairs {
+            assert_eq!(as_bits(generated), typed, "{generated:?}");
+        }
+    }
+
+    /// The AIDL `VENDOR_MASK` constant is sign-extended on the wire (AOSP does the same), so
+    /// it is not a mask of bits 28-31 only: code must use `bits::VENDOR_MASK`.
+    #[test]
+    fn generated_vendor_mask_is_sign_extended_and_not_the_typed_mask() {
+        let generated = u64::from_ne_bytes(BufferUsage::VENDOR_MASK.0.to_ne_bytes());
+        assert_eq!(generated, 0xFFFF_FFFF_F000_0000);
+        assert_eq!(generated & 0xFFFF_FFFF, bits::VENDOR_MASK);
+        assert_ne!(generated, bits::VENDOR_MASK);
+    }
+
+    #[test]
+    fn pixel_format_values_and_order_match_v5() {
+        let expected: [(PixelFormat, i32); 33] = [
+            (PixelFormat::UNSPECIFIED, 0),
+            (PixelFormat::RGBA_8888, 0x1),
+            (PixelFormat::RGBX_8888, 0x2),
+            (PixelFormat::RGB_888, 0x3),
+            (PixelFormat::RGB_565, 0x4),
+            (PixelFormat::BGRA_8888, 0x5),
+            (PixelFormat::YCBCR_422_SP, 0x10),
+            (PixelFormat::YCRCB_420_SP, 0x11),
+            (PixelFormat::YCBCR_422_I, 0x14),
+            (PixelFormat::RGBA_FP16, 0x16),
+            (PixelFormat::RAW16, 0x20),
+            (PixelFormat::BLOB, 0x21),
+            (PixelFormat::IMPLEMENTATION_DEFINED, 0x22),
+            (PixelFormat::YCBCR_420_888, 0x23),
+            (PixelFormat::RAW_OPAQUE, 0x24),
+            (PixelFormat::RAW10, 0x25),
+            (PixelFormat::RAW12, 0x26),
+            (PixelFormat::RGBA_1010102, 0x2B),
+            (PixelFormat::Y8, 0x2020_3859),
+            (PixelFormat::Y16, 0x2036_3159),
+            (PixelFormat::YV12, 0x3231_5659),
+            (PixelFormat::DEPTH_16, 0x30),
+            (PixelFormat::DEPTH_24, 0x31),
+            (PixelFormat::DEPTH_24_STENCIL_8, 0x32),
+            (PixelFormat::DEPTH_32F, 0x33),
+            (PixelFormat::DEPTH_32F_STENCIL_8, 0x34),
+            (PixelFormat::STENCIL_8, 0x35),
+            (PixelFormat::YCBCR_P010, 0x36),
+            (PixelFormat::HSV_888, 0x37),
+            (PixelFormat::R_8, 0x38),
+            (PixelFormat::R_16_UINT, 0x39),
+            (PixelFormat::RG_1616_UINT, 0x3A),
+            (PixelFormat::RGBA_10101010, 0x3B),
+        ];
+        assert_eq!(PixelFormat::enum_values(), expected.map(|(f, _)| f));
+        for (format, value) in expected {
+            assert_eq!(format.0, value, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn pixel_format_matches_typed_formats_one_to_one() {
+        let generated: Vec<i32> = PixelFormat::enum_values().iter().map(|f| f.0).collect();
+        let typed: Vec<i32> = Format::ALL.iter().map(|f| f.raw()).collect();
+        assert_eq!(generated, typed);
+    }
+
+    #[test]
+    fn allocation_error_values_match_v2() {
+        assert_eq!(
+            AllocationError::enum_values(),
+            [
+                AllocationError::BAD_DESCRIPTOR,
+                AllocationError::NO_RESOURCES,
+                AllocationError::UNSUPPORTED
+            ]
+        );
+        assert_eq!(AllocationError::BAD_DESCRIPTOR.0, 0);
+        assert_eq!(AllocationError::NO_RESOURCES.0, 1);
+        assert_eq!(AllocationError::UNSUPPORTED.0, 2);
+    }
+
+    #[test]
+    fn interface_is_frozen_v2() {
+        assert_eq!(INTERFACE_VERSION, 2);
+        assert_eq!(INTERFACE_HASH, "9499fec09c544e9de5be3c87125721600f8ade66");
+        assert_eq!(
+            <BpAllocator as IAllocator>::descriptor(),
+            "android.hardware.graphics.allocator.IAllocator"
+        );
+    }
+
+    #[test]
+    fn descriptor_defaults_follow_the_aidl() {
+        let info = BufferDescriptorInfo::default();
+        assert_eq!(info.format, PixelFormat::UNSPECIFIED);
+        assert_eq!(info.usage, BufferUsage::CPU_READ_NEVER);
+        assert_eq!(info.name, [0u8; 128]);
+        assert!(info.additionalOptions.is_empty());
+        assert_eq!(ExtendableType::default().value, 0);
+    }
+}

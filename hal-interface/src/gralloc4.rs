@@ -197,3 +197,139 @@ impl V1Descriptor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> V1Descriptor {
+        V1Descriptor {
+            name: b"SurfaceView[test]".to_vec(),
+            width: 1920,
+            height: 1080,
+            layer_count: 1,
+            format: 0x1,
+            usage: 0x1A00 | (1 << 32),
+            reserved_size: 256,
+        }
+    }
+
+    #[test]
+    fn encoding_has_the_libgralloctypes_layout() {
+        let bytes = encode_descriptor(&sample());
+        assert_eq!(bytes.len(), FIXED_BYTES + 17);
+        assert_eq!(&bytes[..8], &17i64.to_le_bytes());
+        assert_eq!(&bytes[8..25], b"SurfaceView[test]");
+        assert_eq!(&bytes[25..29], &1920u32.to_le_bytes());
+        assert_eq!(&bytes[37..41], &1i32.to_le_bytes());
+        assert_eq!(&bytes[41..49], &(0x1A00u64 | (1 << 32)).to_le_bytes());
+        assert_eq!(&bytes[49..57], &256u64.to_le_bytes());
+    }
+
+    #[test]
+    fn descriptor_round_trips() {
+        let descriptor = sample();
+        assert_eq!(decode_descriptor(&encode_descriptor(&descriptor)), Ok(descriptor));
+    }
+
+    #[test]
+    fn empty_name_round_trips() {
+        let descriptor = V1Descriptor { name: Vec::new(), ..sample() };
+        let bytes = encode_descriptor(&descriptor);
+        assert_eq!(bytes.len(), FIXED_BYTES);
+        assert_eq!(decode_descriptor(&bytes), Ok(descriptor));
+    }
+
+    #[test]
+    fn empty_blob_is_rejected() {
+        assert_eq!(decode_descriptor(&[]), Err(Gralloc4Error::Empty));
+    }
+
+    #[test]
+    fn blob_one_byte_short_is_truncated() {
+        let bytes = encode_descriptor(&sample());
+        let cut = &bytes[..bytes.len() - 1];
+        assert_eq!(
+            decode_descriptor(cut),
+            Err(Gralloc4Error::Truncated {
+                field: "reservedSize",
+                offset: 49,
+                needed: 8,
+                available: 7
+            })
+        );
+    }
+
+    #[test]
+    fn every_shorter_prefix_is_rejected() {
+        let bytes = encode_descriptor(&sample());
+        for len in 1..bytes.len() {
+            assert!(decode_descriptor(&bytes[..len]).is_err(), "prefix of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn trailing_byte_is_rejected() {
+        let mut bytes = encode_descriptor(&sample());
+        bytes.push(0);
+        assert_eq!(decode_descriptor(&bytes), Err(Gralloc4Error::TrailingBytes { extra: 1 }));
+    }
+
+    #[test]
+    fn negative_name_length_is_rejected() {
+        let mut bytes = encode_descriptor(&sample());
+        bytes[..8].copy_from_slice(&(-1i64).to_le_bytes());
+        assert_eq!(decode_descriptor(&bytes), Err(Gralloc4Error::NegativeNameLength(-1)));
+    }
+
+    #[test]
+    fn name_length_past_end_is_rejected() {
+        let mut bytes = encode_descriptor(&sample());
+        let available = bytes.len() - 8;
+        let length = i64::try_from(available + 1).unwrap();
+        bytes[..8].copy_from_slice(&length.to_le_bytes());
+        assert_eq!(
+            decode_descriptor(&bytes),
+            Err(Gralloc4Error::NameLengthPastEnd { length, available })
+        );
+        bytes[..8].copy_from_slice(&i64::MAX.to_le_bytes());
+        assert_eq!(
+            decode_descriptor(&bytes),
+            Err(Gralloc4Error::NameLengthPastEnd { length: i64::MAX, available })
+        );
+    }
+
+    #[test]
+    fn short_length_field_is_truncated() {
+        assert_eq!(
+            decode_descriptor(&[1, 2, 3]),
+            Err(Gralloc4Error::Truncated {
+                field: "name length",
+                offset: 0,
+                needed: 8,
+                available: 3
+            })
+        );
+    }
+
+    #[test]
+    fn to_descriptor_info_copies_fields_and_keeps_bits() {
+        let info = V1Descriptor { width: u32::MAX, ..sample() }.to_descriptor_info();
+        assert_eq!(&info.name[..17], b"SurfaceView[test]");
+        assert!(info.name[17..].iter().all(|&b| b == 0));
+        assert_eq!(info.width, -1);
+        assert_eq!(info.height, 1080);
+        assert_eq!(info.layerCount, 1);
+        assert_eq!(info.format, PixelFormat::RGBA_8888);
+        assert_eq!(info.usage.0, 0x1_0000_1A00);
+        assert_eq!(info.reservedSize, 256);
+        assert!(info.additionalOptions.is_empty());
+    }
+
+    #[test]
+    fn long_names_are_cut_to_127_bytes_with_a_nul() {
+        let info = V1Descriptor { name: vec![b'x'; 300], ..sample() }.to_descriptor_info();
+        assert!(info.name[..127].iter().all(|&b| b == b'x'));
+        assert_eq!(info.name[127], 0);
+    }
+}

@@ -625,3 +625,350 @@ impl BufferHandle {
         Ok(handle)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plane(offset: u64, stride: u32, size: u64, sub: u32, c: PlaneComponent) -> PlaneLayout {
+        PlaneLayout {
+            offset,
+            stride_bytes: stride,
+            size,
+            h_subsampling: sub,
+            v_subsampling: sub,
+            component: c,
+        }
+    }
+
+    /// A 64x32 YV12 buffer: Y, Cr, Cb planes plus a one-page reserved region.
+    fn yv12() -> BufferHandle {
+        BufferHandle {
+            width: 64,
+            height: 32,
+            layers: 1,
+            format: 0x3231_5659,
+            usage: 0x33 | (1 << 8) | (1 << 63),
+            stride_pixels: 64,
+            stride_bytes: 64,
+            alloc_size: 8192,
+            planes: vec![
+                plane(0, 64, 2048, 1, PlaneComponent::Y),
+                plane(2048, 32, 512, 2, PlaneComponent::Cr),
+                plane(2560, 32, 512, 2, PlaneComponent::Cb),
+            ],
+            buffer_id: 0xDEAD_BEEF_0000_0001,
+            heap: "system-uncached".to_owned(),
+            reserved_offset: 4096,
+            reserved_size: 4096,
+        }
+    }
+
+    fn rgba() -> BufferHandle {
+        BufferHandle {
+            width: 16,
+            height: 16,
+            layers: 1,
+            format: 1,
+            usage: 0x300,
+            stride_pixels: 16,
+            stride_bytes: 64,
+            alloc_size: 4096,
+            planes: vec![plane(0, 64, 1024, 1, PlaneComponent::Rgba)],
+            buffer_id: 7,
+            heap: "system".to_owned(),
+            reserved_offset: 0,
+            reserved_size: 0,
+        }
+    }
+
+    fn ints_of(handle: &BufferHandle) -> Vec<i32> {
+        handle.encode_ints().unwrap()
+    }
+
+    fn decode(ints: &[i32]) -> Result<BufferHandle, HandleError> {
+        BufferHandle::decode_parts(1, ints)
+    }
+
+    #[test]
+    fn multi_plane_handle_round_trips() {
+        let handle = yv12();
+        let ints = ints_of(&handle);
+        assert_eq!(ints.len(), BufferHandle::int_count(3));
+        assert_eq!(decode(&ints), Ok(handle));
+    }
+
+    #[test]
+    fn single_and_zero_plane_handles_round_trip() {
+        let single = rgba();
+        assert_eq!(decode(&ints_of(&single)), Ok(single.clone()));
+        let opaque = BufferHandle { planes: Vec::new(), ..single };
+        assert_eq!(decode(&ints_of(&opaque)), Ok(opaque));
+    }
+
+    #[test]
+    fn extreme_values_round_trip() {
+        let handle = BufferHandle {
+            width: u32::MAX,
+            height: u32::MAX,
+            layers: u32::MAX,
+            format: i32::MIN,
+            usage: u64::MAX,
+            stride_pixels: u32::MAX,
+            stride_bytes: u32::MAX,
+            alloc_size: u64::MAX,
+            planes: vec![plane(0, u32::MAX, u64::MAX - 8191, 4, PlaneComponent::Opaque); 4],
+            buffer_id: u64::MAX,
+            heap: "a".repeat(MAX_HEAP_NAME_LEN),
+            reserved_offset: u64::MAX - 8191,
+            reserved_size: 4096,
+        };
+        assert_eq!(decode(&ints_of(&handle)), Ok(handle));
+    }
+
+    #[test]
+    fn layout_positions_are_as_documented() {
+        let ints = ints_of(&yv12());
+        assert_eq!(&ints[..3], &[MAGIC, 1, 52]);
+        assert_eq!(&ints[3..7], &[64, 32, 1, 0x3231_5659]);
+        // usage 0x8000_0000_0000_0133 as lo, hi
+        assert_eq!(&ints[7..9], &[0x133, i32::MIN]);
+        assert_eq!(&ints[9..11], &[64, 64]);
+        assert_eq!(&ints[11..13], &[8192, 0]);
+        assert_eq!(&ints[13..15], &[1, 0xDEAD_BEEF_u32 as i32]);
+        // "system-uncached" packed little-endian: "syst" = 0x74737973
+        assert_eq!(ints[15], i32::from_le_bytes(*b"syst"));
+        assert_eq!(ints[22], 0);
+        assert_eq!(&ints[23..28], &[4096, 0, 4096, 0, 3]);
+        // second plane record: Cr at 2048
+        assert_eq!(&ints[36..44], &[2048, 0, 32, 512, 0, 2, 2, 3]);
+    }
+
+    #[test]
+    fn into_native_carries_one_fd_and_the_ints() {
+        let fd = OwnedFd::from(tempfile::tempfile().unwrap());
+        let native = yv12().into_native(fd).unwrap();
+        assert_eq!(native.fds.len(), 1);
+        assert_eq!(BufferHandle::decode(&native), Ok(yv12()));
+    }
+
+    #[test]
+    fn empty_ints_are_short() {
+        assert_eq!(decode(&[]), Err(HandleError::ShortInts { expected: 3, actual: 0 }));
+    }
+
+    #[test]
+    fn foreign_magic_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        ints[0] = 0x1234;
+        assert_eq!(decode(&ints), Err(HandleError::BadMagic { found: 0x1234 }));
+    }
+
+    #[test]
+    fn unknown_version_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        ints[1] = 2;
+        assert_eq!(decode(&ints), Err(HandleError::UnsupportedVersion { found: 2 }));
+    }
+
+    #[test]
+    fn truncated_fixed_part_is_short() {
+        let ints = ints_of(&rgba());
+        assert_eq!(decode(&ints[..20]), Err(HandleError::ShortInts { expected: 28, actual: 20 }));
+    }
+
+    #[test]
+    fn missing_plane_int_is_short() {
+        let ints = ints_of(&yv12());
+        let cut = &ints[..ints.len() - 1];
+        assert_eq!(decode(cut), Err(HandleError::ShortInts { expected: 52, actual: 51 }));
+    }
+
+    #[test]
+    fn trailing_int_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        ints.push(0);
+        assert_eq!(decode(&ints), Err(HandleError::TrailingInts { expected: 36, actual: 37 }));
+    }
+
+    #[test]
+    fn wrong_fd_counts_are_rejected() {
+        let ints = ints_of(&rgba());
+        for fds in [0, 2] {
+            assert_eq!(
+                BufferHandle::decode_parts(fds, &ints),
+                Err(HandleError::WrongFdCount { expected: 1, actual: fds })
+            );
+        }
+    }
+
+    #[test]
+    fn plane_count_out_of_range_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        for bad in [5, -1, i32::MAX] {
+            ints[27] = bad;
+            assert_eq!(decode(&ints), Err(HandleError::BadPlaneCount { found: i64::from(bad) }));
+        }
+    }
+
+    #[test]
+    fn count_field_mismatch_is_inconsistent() {
+        let mut ints = ints_of(&rgba());
+        ints[2] = 99;
+        assert_eq!(
+            decode(&ints),
+            Err(HandleError::Inconsistent(Inconsistency::IntCount { declared: 99, expected: 36 }))
+        );
+    }
+
+    #[test]
+    fn unterminated_heap_name_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        ints[15..23].fill(i32::from_le_bytes(*b"aaaa"));
+        assert_eq!(decode(&ints), Err(HandleError::BadHeapName));
+    }
+
+    #[test]
+    fn garbage_after_heap_name_terminator_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        ints[22] = 1;
+        assert_eq!(decode(&ints), Err(HandleError::BadHeapName));
+    }
+
+    #[test]
+    fn non_utf8_heap_name_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        ints[15] = i32::from_le_bytes([0xff, 0xfe, 0, 0]);
+        assert_eq!(decode(&ints), Err(HandleError::BadHeapName));
+    }
+
+    #[test]
+    fn overlong_or_nul_heap_names_are_not_encoded() {
+        let long = BufferHandle { heap: "h".repeat(32), ..rgba() };
+        assert_eq!(long.encode_ints(), Err(HandleError::BadHeapName));
+        let nul = BufferHandle { heap: "sys\0tem".to_owned(), ..rgba() };
+        assert_eq!(nul.encode_ints(), Err(HandleError::BadHeapName));
+    }
+
+    #[test]
+    fn five_planes_are_not_encoded() {
+        let handle = BufferHandle { planes: vec![rgba().planes[0]; 5], ..rgba() };
+        assert_eq!(handle.encode_ints(), Err(HandleError::BadPlaneCount { found: 5 }));
+    }
+
+    #[test]
+    fn unknown_plane_component_is_rejected() {
+        let mut ints = ints_of(&rgba());
+        ints[35] = 0;
+        assert_eq!(decode(&ints), Err(HandleError::UnknownPlaneComponent { plane: 0, code: 0 }));
+    }
+
+    #[test]
+    fn plane_past_allocation_is_inconsistent() {
+        let mut ints = ints_of(&rgba());
+        ints[28] = 4000; // plane 0 offset: 4000 + 1024 > 4096
+        assert_eq!(
+            decode(&ints),
+            Err(HandleError::Inconsistent(Inconsistency::PlanePastEnd {
+                plane: 0,
+                alloc_size: 4096
+            }))
+        );
+    }
+
+    #[test]
+    fn plane_end_overflow_is_inconsistent() {
+        let handle = BufferHandle {
+            planes: vec![plane(u64::MAX, 64, 2, 1, PlaneComponent::Rgba)],
+            ..rgba()
+        };
+        assert_eq!(
+            handle.validate(),
+            Err(HandleError::Inconsistent(Inconsistency::PlanePastEnd {
+                plane: 0,
+                alloc_size: 4096
+            }))
+        );
+    }
+
+    #[test]
+    fn bad_subsampling_is_inconsistent() {
+        let mut ints = ints_of(&yv12());
+        ints[28 + 8 + 5] = 3;
+        assert_eq!(
+            decode(&ints),
+            Err(HandleError::Inconsistent(Inconsistency::BadSubsampling { plane: 1, h: 3, v: 2 }))
+        );
+    }
+
+    #[test]
+    fn empty_image_and_zero_size_are_inconsistent() {
+        let mut ints = ints_of(&rgba());
+        ints[4] = 0;
+        assert_eq!(
+            decode(&ints),
+            Err(HandleError::Inconsistent(Inconsistency::EmptyImage {
+                width: 16,
+                height: 0,
+                layers: 1
+            }))
+        );
+        let zero = BufferHandle { alloc_size: 0, planes: Vec::new(), ..rgba() };
+        assert_eq!(zero.validate(), Err(Inconsistency::ZeroAllocSize.into()));
+    }
+
+    #[test]
+    fn reserved_region_past_allocation_is_inconsistent() {
+        let mut ints = ints_of(&yv12());
+        ints[25] = 8192; // reserved size: 4096 + 8192 > 8192
+        assert_eq!(
+            decode(&ints),
+            Err(HandleError::Inconsistent(Inconsistency::ReservedPastEnd {
+                offset: 4096,
+                size: 8192,
+                alloc_size: 8192
+            }))
+        );
+    }
+
+    #[test]
+    fn misaligned_reserved_region_is_inconsistent() {
+        let mut ints = ints_of(&yv12());
+        ints[23] = 4000;
+        assert_eq!(
+            decode(&ints),
+            Err(HandleError::Inconsistent(Inconsistency::ReservedMisaligned { offset: 4000 }))
+        );
+    }
+
+    #[test]
+    fn reserved_region_overlapping_a_plane_is_inconsistent() {
+        let handle = BufferHandle { reserved_offset: 0, reserved_size: 4096, ..yv12() };
+        assert_eq!(
+            handle.validate(),
+            Err(HandleError::Inconsistent(Inconsistency::ReservedOverlapsPlane {
+                offset: 0,
+                plane: 0
+            }))
+        );
+    }
+
+    #[test]
+    fn reserved_offset_without_size_is_inconsistent() {
+        let handle = BufferHandle { reserved_offset: 4096, ..rgba() };
+        assert_eq!(
+            handle.validate(),
+            Err(Inconsistency::ReservedOffsetWithoutSize { offset: 4096 }.into())
+        );
+    }
+
+    #[test]
+    fn plane_component_codes_round_trip_and_start_at_one() {
+        for (index, component) in PlaneComponent::ALL.into_iter().enumerate() {
+            assert_eq!(usize::try_from(component.code()).unwrap(), index + 1);
+            assert_eq!(PlaneComponent::from_code(component.code()), Some(component));
+        }
+        assert_eq!(PlaneComponent::from_code(0), None);
+        assert_eq!(PlaneComponent::from_code(15), None);
+    }
+}

@@ -338,3 +338,93 @@ pub fn wait_until_ready(
         std::thread::sleep(POLL_INTERVAL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aidl::{AllocationError, AllocationResult, BnAllocator, BufferDescriptorInfo};
+    use crate::wire::allocation_error;
+    use rsbinder::BinderResult;
+
+    /// An allocator that refuses everything.
+    struct Refuser;
+    impl rsbinder::Interface for Refuser {}
+    impl IAllocator for Refuser {
+        #[allow(deprecated)]
+        fn allocate(&self, _: &[u8], _: i32) -> BinderResult<AllocationResult> {
+            Err(allocation_error(AllocationError::UNSUPPORTED, "refused"))
+        }
+        fn allocate2(&self, _: &BufferDescriptorInfo, _: i32) -> BinderResult<AllocationResult> {
+            Err(allocation_error(AllocationError::UNSUPPORTED, "refused"))
+        }
+        fn isSupported(&self, _: &BufferDescriptorInfo) -> BinderResult<bool> {
+            Ok(false)
+        }
+        fn getIMapperLibrarySuffix(&self) -> BinderResult<String> {
+            Ok("none".to_owned())
+        }
+    }
+
+    #[test]
+    fn endpoints_parse_and_print_back() {
+        for text in ["unix:/run/gralloc/allocator.sock", "binder", "binder:/dev/binderfs/binder"] {
+            let endpoint: Endpoint = text.parse().unwrap();
+            assert_eq!(endpoint.to_string(), text);
+        }
+        assert_eq!("binder".parse(), Ok(Endpoint::Binder(None)));
+        assert_eq!("unix:/tmp/a.sock".parse(), Ok(Endpoint::Unix(PathBuf::from("/tmp/a.sock"))));
+    }
+
+    #[test]
+    fn bad_endpoints_are_rejected() {
+        assert_eq!(
+            "unix:relative.sock".parse::<Endpoint>(),
+            Err(EndpointError::RelativePath("unix:relative.sock".to_owned()))
+        );
+        assert_eq!(
+            "unix:".parse::<Endpoint>(),
+            Err(EndpointError::RelativePath("unix:".to_owned()))
+        );
+        assert_eq!(
+            "tcp:1.2.3.4".parse::<Endpoint>(),
+            Err(EndpointError::UnknownScheme("tcp:1.2.3.4".to_owned()))
+        );
+        assert!("binders".parse::<Endpoint>().is_err());
+    }
+
+    #[test]
+    fn zero_threads_are_refused_before_anything_starts() {
+        let endpoint = Endpoint::Unix(PathBuf::from("/nonexistent/never.sock"));
+        let binder = BnAllocator::new_binder(Refuser).as_binder();
+        let result = serve(&endpoint, binder, 0);
+        assert!(matches!(result, Err(TransportError::BadThreadCount(0))));
+    }
+
+    #[test]
+    fn connecting_to_a_missing_socket_fails_with_connect() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint::Unix(dir.path().join("absent.sock"));
+        let result = connect(&endpoint);
+        assert!(matches!(result, Err(TransportError::Connect { .. })), "{result:?}");
+    }
+
+    #[test]
+    fn wait_until_ready_times_out_on_a_missing_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint::Unix(dir.path().join("absent.sock"));
+        let result = wait_until_ready(&endpoint, Duration::from_millis(100));
+        assert!(matches!(result, Err(TransportError::Timeout { .. })), "{result:?}");
+    }
+
+    #[test]
+    fn dropping_the_guard_stops_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint::Unix(dir.path().join("a.sock"));
+        let guard = serve(&endpoint, BnAllocator::new_binder(Refuser).as_binder(), 2).unwrap();
+        let allocator = wait_until_ready(&endpoint, Duration::from_secs(5)).unwrap();
+        assert_eq!(allocator.getIMapperLibrarySuffix().unwrap(), "none");
+        drop(allocator);
+        guard.stop();
+        assert!(connect(&endpoint).is_err());
+    }
+}

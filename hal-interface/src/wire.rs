@@ -54,3 +54,58 @@ pub fn descriptor_name_array(name: &[u8]) -> [u8; DESCRIPTOR_NAME_BYTES] {
 pub fn parcel_fd(fd: OwnedFd) -> ParcelFileDescriptor {
     ParcelFileDescriptor::new(fd)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_error_is_service_specific_with_code_and_message() {
+        let status = allocation_error(AllocationError::NO_RESOURCES, "heap system exhausted");
+        assert!(is_service_specific(&status));
+        assert_eq!(status.service_specific_error(), 1);
+        assert_eq!(status.message(), Some("heap system exhausted"));
+        assert_eq!(allocation_error_of(&status), Some(AllocationError::NO_RESOURCES));
+    }
+
+    #[test]
+    fn bad_descriptor_is_code_zero_and_still_an_error() {
+        let status = allocation_error(AllocationError::BAD_DESCRIPTOR, "width is zero");
+        assert!(!status.is_ok());
+        assert_eq!(allocation_error_of(&status), Some(AllocationError::BAD_DESCRIPTOR));
+    }
+
+    #[test]
+    fn other_statuses_carry_no_allocation_error() {
+        let transport = Status::from(rsbinder::StatusCode::DeadObject);
+        assert_eq!(allocation_error_of(&transport), None);
+        assert!(!is_service_specific(&transport));
+        let unknown_code = Status::new_service_specific_error(9, None);
+        assert_eq!(allocation_error_of(&unknown_code), None);
+        let illegal = Status::from(ExceptionCode::IllegalArgument);
+        assert_eq!(allocation_error_of(&illegal), None);
+    }
+
+    #[test]
+    fn descriptor_name_stops_at_the_first_nul() {
+        let mut name = [0u8; DESCRIPTOR_NAME_BYTES];
+        name[..5].copy_from_slice(b"hello");
+        name[6] = b'x';
+        assert_eq!(descriptor_name(&name), b"hello");
+    }
+
+    #[test]
+    fn descriptor_name_ignores_byte_127() {
+        let name = [b'a'; DESCRIPTOR_NAME_BYTES];
+        assert_eq!(descriptor_name(&name).len(), MAX_DESCRIPTOR_NAME_LEN);
+        assert_eq!(descriptor_name(&[0u8; DESCRIPTOR_NAME_BYTES]), b"");
+    }
+
+    #[test]
+    fn descriptor_name_array_round_trips_and_truncates() {
+        assert_eq!(descriptor_name(&descriptor_name_array(b"camera")), b"camera");
+        let long = descriptor_name_array(&[b'z'; 200]);
+        assert_eq!(long[127], 0);
+        assert_eq!(descriptor_name(&long), &[b'z'; 127][..]);
+    }
+}
