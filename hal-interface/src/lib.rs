@@ -2,7 +2,7 @@
 //!
 //! Owns the vendored AIDL of `android.hardware.graphics.allocator` V2 (plus the
 //! graphics.common V5 and common types it uses) and the rsbinder bindings generated from it,
-//! typed views over the wire enums ([`usage`], [`format`]), the buffer-handle codec and the
+//! typed views over the wire enums ([`usage`], [`format`](mod@format)), the buffer-handle codec and the
 //! gralloc4 descriptor decoder used by V1 `allocate(byte[])`, the transport helpers that serve
 //! or reach the service over kernel binder or a Unix socket, and [`wire`], the only code that
 //! builds `Status` and `ParcelFileDescriptor` values.
