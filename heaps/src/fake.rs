@@ -273,3 +273,161 @@ impl Heap for FakeHeap {
         Ok(fd)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::dmabuf::{self, FdInfo};
+    use crate::test_util::fds_named;
+    use crate::EINTR_RETRY_LIMIT;
+
+    fn len(n: u64) -> NonZeroU64 {
+        NonZeroU64::new(n).unwrap()
+    }
+
+    #[test]
+    fn default_fake_serves_sealed_page_rounded_cloexec_memfds() {
+        let heap = FakeHeap::new("fake-basic").unwrap();
+        let fd = heap.allocate(len(page_size() + 1)).unwrap();
+        assert_eq!(dmabuf::size_of(fd.as_fd()).unwrap(), 2 * page_size());
+        assert!(FdInfo::read(fd.as_fd()).unwrap().is_cloexec());
+        let seals = nix::fcntl::fcntl(fd.as_fd(), nix::fcntl::FcntlArg::F_GET_SEALS).unwrap();
+        assert_eq!(nix::fcntl::SealFlag::from_bits_truncate(seals), crate::memfd::MEMFD_SEALS);
+        assert_eq!(
+            (heap.calls(), heap.successes(), heap.requests()),
+            (1, 1, vec![page_size() + 1])
+        );
+        assert_eq!(heap.caps(), HeapCaps { zeroed: true, ..HeapCaps::default() });
+    }
+
+    #[test]
+    fn kth_call_fails_with_the_scripted_errno_and_later_calls_succeed() {
+        let heap = FakeHeap::new("fake-kth")
+            .unwrap()
+            .with_script(FakeScript::new().fail_call(2, Errno::ENOMEM));
+        assert!(heap.allocate(len(4096)).is_ok());
+        let err = heap.allocate(len(8192)).unwrap_err();
+        assert_eq!(err, HeapError::alloc("fake-kth", 8192, Errno::ENOMEM));
+        assert!(err.is_exhausted());
+        assert!(heap.allocate(len(4096)).is_ok());
+        assert_eq!(heap.requests(), [4096, 8192, 4096]);
+        assert_eq!((heap.calls(), heap.successes()), (3, 2));
+    }
+
+    #[test]
+    fn fail_after_n_successes_fails_every_later_call() {
+        let heap = FakeHeap::new("fake-after")
+            .unwrap()
+            .with_script(FakeScript::new().fail_after(2, Errno::EBUSY));
+        let results: Vec<_> =
+            (0..5).map(|_| heap.allocate(len(4096)).map(drop).map_err(|e| e.errno())).collect();
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2);
+        assert!(results[2..].iter().all(|r| *r == Err(Some(Errno::EBUSY))));
+    }
+
+    #[test]
+    fn fail_always_never_creates_an_fd() {
+        let heap = FakeHeap::new("fake-always")
+            .unwrap()
+            .with_script(FakeScript::new().fail_always(Errno::EMFILE));
+        let err = heap.allocate(len(4096)).unwrap_err();
+        assert!(err.is_transient() && !err.is_exhausted());
+        assert!(fds_named("fake:fake-always").is_empty());
+    }
+
+    #[test]
+    fn eintr_within_the_retry_budget_is_absorbed() {
+        let heap = FakeHeap::new("fake-eintr")
+            .unwrap()
+            .with_script(FakeScript::new().eintr(EINTR_RETRY_LIMIT));
+        assert!(heap.allocate(len(4096)).is_ok());
+        assert_eq!((heap.calls(), heap.attempts()), (1, u64::from(EINTR_RETRY_LIMIT) + 1));
+    }
+
+    #[test]
+    fn eintr_beyond_the_retry_budget_fails_one_call_only() {
+        let heap = FakeHeap::new("fake-eintr-long")
+            .unwrap()
+            .with_script(FakeScript::new().eintr(EINTR_RETRY_LIMIT + 2));
+        let err = heap.allocate(len(4096)).unwrap_err();
+        assert_eq!(err.errno(), Some(Errno::EINTR));
+        assert!(err.is_transient());
+        assert!(heap.allocate(len(4096)).is_ok());
+    }
+
+    #[test]
+    fn contract_violations_are_recorded_not_refused() {
+        let heap = FakeHeap::new("fake-contract").unwrap().with_max_len(1 << 20);
+        heap.allocate(len(100)).unwrap();
+        heap.allocate(len(2 << 20)).unwrap();
+        heap.allocate(len(4096)).unwrap();
+        assert_eq!(
+            heap.violations(),
+            [
+                FakeViolation { call: 1, len: 100, kind: ViolationKind::NotPageMultiple },
+                FakeViolation {
+                    call: 2,
+                    len: 2 << 20,
+                    kind: ViolationKind::OverMax { max: 1 << 20 }
+                },
+            ]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "contract violations")]
+    fn assert_no_violations_panics_on_a_violation() {
+        let heap = FakeHeap::new("fake-assert").unwrap();
+        heap.allocate(len(1)).unwrap();
+        heap.assert_no_violations();
+    }
+
+    #[test]
+    fn set_script_changes_behaviour_mid_run() {
+        let heap = FakeHeap::new("fake-switch")
+            .unwrap()
+            .with_script(FakeScript::new().fail_always(Errno::ENOMEM));
+        assert!(heap.allocate(len(4096)).is_err());
+        heap.set_script(FakeScript::new());
+        assert!(heap.allocate(len(4096)).is_ok());
+    }
+
+    #[test]
+    fn a_delayed_call_does_not_block_other_threads() {
+        let heap = Arc::new(FakeHeap::new("fake-delay").unwrap());
+        heap.set_script(FakeScript::new().delay(Duration::from_millis(400)));
+        let slow = {
+            let heap = Arc::clone(&heap);
+            std::thread::spawn(move || heap.allocate(len(4096)).map(drop))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        heap.set_script(FakeScript::new());
+        let start = Instant::now();
+        heap.allocate(len(4096)).unwrap();
+        assert!(start.elapsed() < Duration::from_millis(300), "{:?}", start.elapsed());
+        slow.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn fake_buffers_are_zeroed_even_after_earlier_ones_were_dirtied() {
+        let heap = FakeHeap::new("fake-zero").unwrap();
+        for _ in 0..4 {
+            let fd = heap.allocate(len(8192)).unwrap();
+            let mut map = dmabuf::Mapping::new(fd.as_fd(), 8192, true).unwrap();
+            let bytes = map.as_mut_slice().unwrap();
+            assert!(bytes.iter().all(|&b| b == 0));
+            bytes.fill(0xAA);
+        }
+    }
+
+    #[test]
+    fn overflowing_length_is_too_large_without_an_fd() {
+        let heap = FakeHeap::new("fake-huge").unwrap();
+        assert!(matches!(heap.allocate(len(u64::MAX)).unwrap_err(), HeapError::TooLarge { .. }));
+        assert!(fds_named("fake:fake-huge").is_empty());
+    }
+}

@@ -32,11 +32,17 @@ nix::ioctl_readwrite!(
 /// dma-buf is `O_RDWR | O_CLOEXEC`.
 pub(crate) fn alloc(heap: BorrowedFd<'_>, len: u64) -> nix::Result<OwnedFd> {
     let mut arg = DmaHeapAllocationData { len, fd_flags: FD_RDWR_CLOEXEC, ..Default::default() };
-    // SAFETY: the opcode was generated for exactly this repr(C) type (size asserted above),
-    // `arg` is a live exclusive borrow, and `heap` stays open for the duration of the call.
-    unsafe { dma_heap_alloc_raw(heap.as_raw_fd(), &mut arg) }?;
+    alloc_ioctl(heap, &mut arg)?;
     // SAFETY: on success the kernel installed `arg.fd` in our table just now; nobody owns it.
     unsafe { super::adopt_u32_fd(arg.fd) }
+}
+
+/// The bare ioctl; on success `arg.fd` is a new fd the caller must adopt.
+fn alloc_ioctl(heap: BorrowedFd<'_>, arg: &mut DmaHeapAllocationData) -> nix::Result<()> {
+    // SAFETY: the opcode was generated for exactly this repr(C) type (size asserted above),
+    // `arg` is a live exclusive borrow, and `heap` stays open for the duration of the call.
+    unsafe { dma_heap_alloc_raw(heap.as_raw_fd(), arg) }?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -56,6 +62,34 @@ mod tests {
     #[test]
     fn fd_flags_are_rdwr_cloexec() {
         assert_eq!(i64::from(FD_RDWR_CLOEXEC), i64::from(libc::O_RDWR | libc::O_CLOEXEC));
+    }
+
+    /// Kernel argument checks on the real system heap (runs in the VM harness).
+    #[test]
+    fn real_system_heap_refuses_bad_arguments_with_einval() {
+        const SYSTEM: &str = "/dev/dma_heap/system";
+        if !crate::test_util::have_device("dma_heap", SYSTEM) {
+            return;
+        }
+        let heap = std::fs::File::open(SYSTEM).unwrap();
+        let heap = std::os::fd::AsFd::as_fd(&heap);
+        let good =
+            DmaHeapAllocationData { len: 4096, fd_flags: FD_RDWR_CLOEXEC, ..Default::default() };
+        let bad = [
+            DmaHeapAllocationData { len: 0, ..good },
+            DmaHeapAllocationData { len: u64::MAX, ..good },
+            DmaHeapAllocationData { heap_flags: 0x11_1111, ..good },
+            DmaHeapAllocationData { fd_flags: !FD_RDWR_CLOEXEC, ..good },
+            DmaHeapAllocationData { fd: 3, ..good },
+        ];
+        for mut arg in bad {
+            assert_eq!(alloc_ioctl(heap, &mut arg), Err(nix::errno::Errno::EINVAL), "{arg:?}");
+        }
+        let fd = alloc(heap, 1).unwrap();
+        assert_eq!(
+            crate::dmabuf::size_of(std::os::fd::AsFd::as_fd(&fd)).unwrap(),
+            crate::page_size()
+        );
     }
 
     #[test]
