@@ -4,10 +4,9 @@
 //! libtest) and passes. The VM harness (`vm/`) runs them for real and sets
 //! `HEAPS_REQUIRE_DEVICES`, which turns a missing device into a failure:
 //!
-//! - a comma list of `dma_heap`, `udmabuf`, `ion` names exactly the devices that must exist
-//!   (6.12 guest: `dma_heap,udmabuf`; 5.10 guest: `dma_heap,ion`);
-//! - `1` or `all` requires `dma_heap` plus `ion` on kernels before 5.11 and `udmabuf` from
-//!   5.11 on (ION was removed in 5.11).
+//! - `1` or `all` requires `dma_heap` and `udmabuf`, plus `ion` on kernels before 5.11 (ION
+//!   was removed in 5.11);
+//! - a comma list of `dma_heap`, `udmabuf`, `ion` names exactly the devices that must exist.
 
 use std::io::Write as _;
 use std::num::NonZeroU64;
@@ -34,7 +33,6 @@ fn required(device: &str) -> bool {
     match value.trim() {
         "1" | "all" => match device {
             "ion" => kernel_before_5_11(),
-            "udmabuf" => !kernel_before_5_11(),
             _ => true,
         },
         list => list.split(',').any(|d| d.trim() == device),
@@ -124,8 +122,7 @@ fn dma_heap_lengths_are_page_rounded_and_buffers_distinct() {
     let odd = heap.allocate(len(page + 1)).unwrap();
     assert_eq!(dmabuf::size_of(small.as_fd()).unwrap(), page);
     assert_eq!(dmabuf::size_of(odd.as_fd()).unwrap(), 2 * page);
-    let ino = |fd: &OwnedFd| FdInfo::read(fd.as_fd()).unwrap().ino.unwrap();
-    assert_ne!(ino(&small), ino(&odd));
+    assert_ne!(dmabuf::inode(small.as_fd()).unwrap(), dmabuf::inode(odd.as_fd()).unwrap());
 }
 
 #[test]
