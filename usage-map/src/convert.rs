@@ -13,8 +13,8 @@ use crate::error::{ConfigError, ConfigErrorKind as Kind, Location, Subject};
 use crate::heap::{FakeBehaviour, FakeErrno, HeapBackend, HeapDecl, HeapId, HeapProps};
 use crate::limits::Limits;
 use crate::raw::{
-    RawBoardFile, RawCpuAccess, RawCpuMode, RawHeap, RawLimits, RawRule, RawUsage, SchemaProbe,
-    SpannedList,
+    Locator, RawBoardFile, RawCpuAccess, RawCpuMode, RawHeap, RawLimits, RawRule, RawUsage,
+    SchemaProbe, SpannedList,
 };
 use crate::rule::{
     bit_names, Action, Alignment, CpuMatch, CpuMode, CpuSet, FormatSet, Match, Rule, SOME_CPU_PAIRS,
@@ -60,6 +60,15 @@ impl Ctx<'_> {
     fn syntax(&self, err: toml::de::Error) -> ConfigError {
         self.error(err.span(), Subject::File, Kind::Syntax(err))
     }
+
+    /// A shape error of valid TOML (unknown key, wrong type): also names the table it is in.
+    fn shape(&self, err: toml::de::Error) -> ConfigError {
+        let subject = match (err.span(), toml::from_str::<Locator>(self.text)) {
+            (Some(span), Ok(locator)) => subject_at(&locator, span.start),
+            _ => Subject::File,
+        };
+        self.error(err.span(), subject, Kind::Syntax(err))
+    }
 }
 
 /// Builds the error of one subject at one span; saves repeating both at every check.
@@ -78,14 +87,45 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<UsageMap, ConfigError> {
     let ctx = Ctx { text, origin };
     let probe: SchemaProbe = toml::from_str(text).map_err(|e| ctx.syntax(e))?;
     let Some(schema) = probe.schema else {
-        return Err(ctx.error(None, Subject::File, Kind::MissingSchema));
+        return Err(ctx.error(Some(0..0), Subject::File, Kind::MissingSchema));
     };
     if schema.get_ref().as_integer() != Some(SCHEMA_VERSION) {
         let found = schema.get_ref().to_string();
         return Err(ctx.error(Some(schema.span()), Subject::File, Kind::Schema(found)));
     }
-    let raw: RawBoardFile = toml::from_str(text).map_err(|e| ctx.syntax(e))?;
+    let raw: RawBoardFile = toml::from_str(text).map_err(|e| ctx.shape(e))?;
     convert(&ctx, raw)
+}
+
+/// The table whose header is the last one before `offset`.
+fn subject_at(locator: &Locator, offset: usize) -> Subject {
+    let mut best: Option<(usize, Subject)> = None;
+    let mut consider = |start: usize, subject: Subject| {
+        let later = match &best {
+            Some((best_start, _)) => start >= *best_start,
+            None => true,
+        };
+        if start <= offset && later {
+            best = Some((start, subject));
+        }
+    };
+    if let Some(board) = &locator.board {
+        consider(board.span().start, Subject::Board);
+    }
+    for (name, heap) in locator.heaps.iter().flatten() {
+        consider(heap.span().start.min(name.span().start), Subject::Heap(name.get_ref().clone()));
+    }
+    for (index, rule) in locator.rules.iter().flatten().enumerate() {
+        let name = rule.get_ref().get("name").and_then(toml::Value::as_str).unwrap_or("");
+        consider(rule.span().start, Subject::Rule { index, name: name.to_owned() });
+    }
+    if let Some(limits) = &locator.limits {
+        consider(limits.span().start, Subject::Limits);
+    }
+    if let Some(usage) = &locator.usage {
+        consider(usage.span().start, Subject::Usage);
+    }
+    best.map_or(Subject::File, |(_, subject)| subject)
 }
 
 fn convert(ctx: &Ctx<'_>, raw: RawBoardFile) -> Result<UsageMap, ConfigError> {
@@ -725,11 +765,26 @@ fn shadowing_rules(
             return Ok(describe(i));
         }
     }
-    let mut overlapping = Vec::new();
-    for (i, earlier) in sets.iter().enumerate().take(index) {
-        if !own.disjoint(earlier) {
-            overlapping.push(describe(i));
+    // No single rule covers it: start from every overlapping rule, then drop each one the
+    // others cover without, so the message names a minimal set.
+    let mut cover: Vec<usize> =
+        (0..index).filter(|i| sets.get(*i).is_some_and(|s| !own.disjoint(s))).collect();
+    let mut k = 0;
+    while k < cover.len() {
+        let mut rest = own.clone();
+        for (j, i) in cover.iter().enumerate() {
+            if j != k {
+                if let Some(set) = sets.get(*i) {
+                    rest = rest.subtract(set)?;
+                }
+            }
+        }
+        if rest.is_empty() {
+            cover.remove(k);
+        } else {
+            k += 1;
         }
     }
+    let overlapping: Vec<String> = cover.into_iter().map(describe).collect();
     Ok(overlapping.join(" and "))
 }

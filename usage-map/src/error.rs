@@ -296,9 +296,7 @@ pub enum ConfigErrorKind {
     #[error("no `[[rules]]`: at least a default rule is required")]
     NoRules,
     /// The last rule has match keys, so some requests would match no rule.
-    #[error(
-        "the last rule is the default and must have no match keys (it must match every request)"
-    )]
+    #[error("the last rule is the default and must match every request (give it no match keys)")]
     NoDefaultRule,
     /// Two rules with one name.
     #[error("duplicate rule name (first used by rules[{first}])")]

@@ -15,6 +15,17 @@ pub(crate) struct SchemaProbe {
     pub schema: Option<Spanned<toml::Value>>,
 }
 
+/// Where each table starts, read leniently (any content) to name the rule or heap a serde
+/// error falls in. Spans of tables cover their header.
+#[derive(Deserialize)]
+pub(crate) struct Locator {
+    pub board: Option<Spanned<toml::Value>>,
+    pub heaps: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    pub rules: Option<Vec<Spanned<toml::Value>>>,
+    pub limits: Option<Spanned<toml::Value>>,
+    pub usage: Option<Spanned<toml::Value>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBoardFile {

@@ -35,7 +35,9 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                 let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                 match flag.as_str() {
                     "--usage" => usage = Some(value.parse::<Usage>().map_err(|e| e.to_string())?),
-                    "--format" => format = Some(value.parse::<Format>().map_err(|e| e.to_string())?),
+                    "--format" => {
+                        format = Some(value.parse::<Format>().map_err(|e| e.to_string())?)
+                    }
                     "--size" => size = Some(parse_size(value).map_err(|e| e.to_string())?),
                     other => return Err(format!("unknown option {other}")),
                 }
