@@ -1,0 +1,592 @@
+#!/bin/sh
+# Guest /init of the VM harness (busybox ash). Runs the steps planned for this kernel and
+# prints one marker line per step on the serial console:
+#
+#     VMTEST <kernel> <step> PASS|FAIL|SKIP <detail>
+#
+# then `VMTEST <kernel> summary ...` and `VMTEST-END <kernel>`, and reboots (qemu exits).
+# vm/run.sh parses these lines; a missing END line means the guest died.
+# /etc/vm-plan (written by vm/run.sh) sets KERNEL to the kernel's label (6.12, 5.10).
+
+export PATH=/bin
+/bin/busybox --install -s /bin
+. /etc/vm-plan
+
+SERVICE_NAME=android.hardware.graphics.allocator.IAllocator/default
+BINDER=/dev/binderfs/binder
+DEBUGFS=/sys/kernel/debug
+# A 1920x1080 RGBA_8888 buffer: about 8 MiB, so the 128 MiB CMA area holds about 15.
+BIG="--width 1920 --height 1080 --format RGBA_8888"
+# What SurfaceFlinger asks for a client target (must come from CMA) and a plain GPU texture
+# (must come from the system heap).
+FB_USAGE=COMPOSER_CLIENT_TARGET,GPU_RENDER_TARGET
+DEFAULT_USAGE=GPU_TEXTURE,GPU_RENDER_TARGET
+# Usages tried, in order, to find a rule whose first heap is the CMA heap and that allows
+# fallback (the board decides which one it is).
+FALLBACK_CANDIDATES="CAMERA_OUTPUT CAMERA_OUTPUT,CAMERA_INPUT VIDEO_DECODER VIDEO_ENCODER \
+HW_IMAGE_ENCODER COMPOSER_OVERLAY COMPOSER_OVERLAY,GPU_TEXTURE FRONT_BUFFER,GPU_RENDER_TARGET \
+SENSOR_DIRECT_DATA GPU_DATA_BUFFER"
+
+passes=0
+fails=0
+skips=0
+SVC=""
+SVC_LOG=""
+svc_starts=0
+
+mark() { echo "VMTEST $KERNEL $1 $2 $3"; }
+pass() { passes=$((passes + 1)); mark "$1" PASS "$2"; }
+fail() { fails=$((fails + 1)); mark "$1" FAIL "$2"; }
+skip() { skips=$((skips + 1)); mark "$1" SKIP "$2"; }
+note() { echo "[guest $KERNEL] $*"; }
+
+# need STEP BINARY...: true when every binary is present; else fails STEP loudly.
+need() {
+    step=$1
+    shift
+    for binary in "$@"; do
+        if [ ! -x "/bin/$binary" ]; then
+            echo "FAIL: $step: binary missing ($binary)"
+            fail "$step" "binary missing: $binary"
+            return 1
+        fi
+    done
+    return 0
+}
+
+# Prints a file indented, so guest output stays apart from the marker lines.
+show() { sed 's/^/    | /' "$1"; }
+
+# wait_for_line FILE PATTERN SECONDS [PID]: true once FILE holds PATTERN; false on timeout
+# or when PID exits first.
+wait_for_line() {
+    tries=$(($3 * 10))
+    while [ "$tries" -gt 0 ]; do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+            grep -q "$2" "$1" 2>/dev/null
+            return
+        fi
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+cma_free_kb() { awk '/^CmaFree:/ { print $2 }' /proc/meminfo; }
+
+# json_field FILE KEY: the first string or number value of "KEY" in the client's JSON.
+json_field() {
+    sed -n "s/^ *\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -n 1
+}
+
+# The service's fd count and whether it holds a dma-buf (it must never keep one).
+svc_fd_count() { ls "/proc/$SVC/fd" 2>/dev/null | wc -l; }
+svc_dmabufs() {
+    for fd in /proc/"$SVC"/fd/*; do
+        readlink "$fd" 2>/dev/null
+    done | grep -c 'dmabuf' || true
+}
+
+# ---------------------------------------------------------------- common steps
+
+step_mounts() {
+    mount -t proc proc /proc &&
+        mount -t sysfs sysfs /sys &&
+        mount -t devtmpfs devtmpfs /dev &&
+        mount -t tmpfs tmpfs /tmp &&
+        mount -t debugfs debugfs "$DEBUGFS" &&
+        mkdir -p /dev/binderfs &&
+        mount -t binder binder /dev/binderfs
+    if [ -c "$BINDER" ]; then
+        pass mounts "proc sys devtmpfs tmpfs debugfs binderfs"
+    else
+        fail mounts "binderfs has no binder device"
+    fi
+}
+
+step_devices() {
+    note "kernel $(uname -r), $(grep -E '^(MemTotal|CmaTotal|CmaFree):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
+    ls -l /dev/dma_heap /dev/binderfs /dev/ion /dev/udmabuf 2>&1 | sed 's/^/    | /'
+    expected="/dev/dma_heap/system /dev/dma_heap/reserved $BINDER /proc/self/make-it-fail \
+$DEBUGFS/failslab/probability $DEBUGFS/fail_page_alloc/task-filter"
+    case $KERNEL in
+        5.10) expected="$expected /dev/ion" ;;
+        *) expected="$expected /dev/udmabuf" ;;
+    esac
+    missing=""
+    for node in $expected; do
+        [ -e "$node" ] || missing="$missing $node"
+    done
+    cma=$(awk '/^CmaTotal:/ { print $2 }' /proc/meminfo)
+    if [ -n "$missing" ]; then
+        fail devices "missing:$missing"
+    elif [ "${cma:-0}" -lt 131072 ]; then
+        fail devices "CmaTotal ${cma:-none} kB, expected 131072 (cma=128M)"
+    else
+        pass devices "$(ls /dev/dma_heap | tr '\n' ' ')$([ -e /dev/ion ] && echo '+ ion ')CmaTotal ${cma} kB"
+    fi
+}
+
+step_heaps_test() {
+    need heaps-real-kernel heaps-real-kernel || return 0
+    HEAPS_REQUIRE_DEVICES=1 timeout 300 /bin/heaps-real-kernel --test-threads=1 >/tmp/heaps.log 2>&1
+    rc=$?
+    show /tmp/heaps.log
+    result=$(grep 'test result:' /tmp/heaps.log | tail -n 1)
+    if [ "$rc" -eq 0 ]; then
+        pass heaps-real-kernel "$result"
+    else
+        fail heaps-real-kernel "exit $rc: ${result:-no result line}"
+    fi
+}
+
+step_hub() {
+    need hub rsb_hub rsb_service || return 1
+    rsb_hub --insecure-allow-all >/tmp/hub.log 2>&1 &
+    hub=$!
+    tries=100
+    while [ "$tries" -gt 0 ]; do
+        rsb_service list >/dev/null 2>&1 && break
+        kill -0 "$hub" 2>/dev/null || break
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    if rsb_service list >/dev/null 2>&1; then
+        pass hub "rsb_hub pid $hub answers on $BINDER"
+        return 0
+    fi
+    show /tmp/hub.log
+    fail hub "rsb_hub does not answer"
+    return 1
+}
+
+# ---------------------------------------------------------------- service
+
+# start_service STEP BOARD: starts gralloc-allocator on kernel binder; sets SVC.
+start_service() {
+    svc_starts=$((svc_starts + 1))
+    SVC_LOG=/tmp/service.$svc_starts.log
+    gralloc-allocator --board "$2" --binder "$BINDER" >"$SVC_LOG" 2>&1 &
+    SVC=$!
+    if wait_for_line "$SVC_LOG" 'gralloc-allocator: serving' 30 "$SVC" &&
+        rsb_service check "$SERVICE_NAME" >/dev/null 2>&1; then
+        pass "$1" "pid $SVC: $(grep 'gralloc-allocator: serving' "$SVC_LOG" | head -n 1)"
+        return 0
+    fi
+    show "$SVC_LOG"
+    fail "$1" "not serving within 30 s (board $2)"
+    kill -9 "$SVC" 2>/dev/null
+    SVC=""
+    return 1
+}
+
+stop_service() {
+    [ -n "$SVC" ] || return 0
+    kill -TERM "$SVC" 2>/dev/null
+    wait "$SVC"
+    rc=$?
+    show "$SVC_LOG"
+    if [ "$rc" -eq 0 ]; then
+        pass "$1" "SIGTERM: clean exit"
+    else
+        fail "$1" "SIGTERM: exit $rc"
+    fi
+    SVC=""
+}
+
+service_alive() { [ -n "$SVC" ] && kill -0 "$SVC" 2>/dev/null; }
+
+# ---------------------------------------------------------------- board suite
+
+# check_route STEP USAGE WHERE EXPORTER: allocates one big buffer, holds it mapped and reads
+# CmaFree meanwhile. WHERE is cma (CmaFree must drop by the buffer's size) or system (it must
+# not). EXPORTER, when not empty, is the fdinfo exp_name the buffer must show.
+check_route() {
+    step=$1
+    before=$(cma_free_kb)
+    gralloc --connect binder alloc $BIG --usage "$2" --json --hold 3 \
+        >/tmp/route.json 2>/tmp/route.err &
+    client=$!
+    wait_for_line /tmp/route.err 'holding' 20 "$client"
+    during=$(cma_free_kb)
+    wait "$client"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        show /tmp/route.err
+        fail "$step" "alloc $2: exit $rc"
+        return
+    fi
+    size_kb=$(($(json_field /tmp/route.json fd_size) / 1024))
+    exporter=$(json_field /tmp/route.json exporter)
+    heap=$(json_field /tmp/route.json heap)
+    drop=$((before - during))
+    detail="usage $2: heap $heap, exporter $exporter, $size_kb kB, CmaFree dropped $drop kB"
+    if ! grep -q 'pattern intact' /tmp/route.err; then
+        fail "$step" "$detail; held mapping not verified"
+    elif [ -n "$4" ] && [ "$exporter" != "$4" ]; then
+        fail "$step" "$detail; expected exporter $4"
+    elif [ "$3" = cma ] && [ "$drop" -lt "$size_kb" ]; then
+        fail "$step" "$detail; not from CMA"
+    elif [ "$3" = system ] && [ "$drop" -ge $((size_kb / 2)) ]; then
+        fail "$step" "$detail; came from CMA"
+    else
+        pass "$step" "$detail"
+    fi
+}
+
+# board_suite LABEL BOARD: service on BOARD, conformance suite, routing checks. Leaves the
+# service running (SVC) for the fault steps.
+board_suite() {
+    label=$1
+    board=$2
+    need "$label-service" gralloc-allocator || return 1
+    [ -f "$board" ] || {
+        fail "$label-service" "board file $board missing from the initramfs"
+        return 1
+    }
+    start_service "$label-service" "$board" || return 1
+    baseline_fds=$(svc_fd_count)
+
+    if need "$label-info" gralloc; then
+        if gralloc --connect binder info >/tmp/info.log 2>&1 && grep -q 'interface version: 2' /tmp/info.log; then
+            pass "$label-info" "$(grep 'interface version' /tmp/info.log)"
+        else
+            show /tmp/info.log
+            fail "$label-info" "info did not report interface version 2"
+        fi
+    fi
+
+    if need "$label-vts" gralloc-vts; then
+        timeout 1200 gralloc-vts --connect binder --board "$board" >/tmp/vts.log 2>&1
+        rc=$?
+        show /tmp/vts.log
+        summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/vts.log | tail -n 1)
+        if [ "$rc" -eq 0 ] && echo "$summary" | grep -q ' 0 failed'; then
+            pass "$label-vts" "$summary"
+        else
+            fail "$label-vts" "exit $rc: ${summary:-no summary line}"
+        fi
+    fi
+
+    if need "$label-route" gralloc; then
+        cma_exporter=""
+        system_exporter=""
+        # Only 6.12 names dma-heap exporters after the heap (5.10: heap_helpers, ION: ion).
+        if [ "$KERNEL" = 6.12 ] && [ "$label" = dmaheap ]; then
+            cma_exporter=reserved
+            system_exporter=system
+        fi
+        check_route "$label-route-fb" "$FB_USAGE" cma "$cma_exporter"
+        check_route "$label-route-default" "$DEFAULT_USAGE" system "$system_exporter"
+    fi
+
+    sleep 1
+    now_fds=$(svc_fd_count)
+    dmabufs=$(svc_dmabufs)
+    if ! service_alive; then
+        fail "$label-nothing-lost" "service died"
+        show "$SVC_LOG"
+        SVC=""
+        return 1
+    elif [ "$now_fds" -ne "$baseline_fds" ] || [ "$dmabufs" -ne 0 ]; then
+        fail "$label-nothing-lost" "service fds $baseline_fds -> $now_fds, dma-bufs held $dmabufs"
+    else
+        pass "$label-nothing-lost" "service fds $now_fds (baseline), no dma-buf held"
+    fi
+    return 0
+}
+
+# ---------------------------------------------------------------- fault steps
+
+# plan_of BOARD USAGE: the `=> ...` line of `gralloc board explain`.
+plan_of() {
+    gralloc board explain "$1" --usage "$2" --format RGBA_8888 --size 1920x1080 2>&1 | grep '^=>'
+}
+
+# first heap name in a plan line "=> rule ...: heaps [a, b], fallback, align ..."
+plan_heaps() { echo "$1" | sed -n 's/.*heaps \[\([^]]*\)\].*/\1/p'; }
+
+# Holders of CMA buffers: pids, stopped by release_holders.
+holders=""
+release_holders() {
+    for pid in $holders; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $holders; do
+        wait "$pid" 2>/dev/null
+    done
+    holders=""
+}
+
+# D3: fill the CMA area through the service, then a no-fallback rule must answer
+# NO_RESOURCES and a fallback rule must be served from its next heap.
+step_cma_exhaustion() {
+    label=$1
+    board=$2
+    step=$label-cma-exhaustion
+    need "$step" gralloc || return
+    strict_plan=$(plan_of "$board" "$FB_USAGE")
+    cma_heap=$(plan_heaps "$strict_plan" | cut -d, -f1)
+    case $strict_plan in
+        *"no fallback"*) ;;
+        *)
+            fail "$step" "board rule for $FB_USAGE must forbid fallback: $strict_plan"
+            return
+            ;;
+    esac
+    fallback_usage=""
+    fallback_heap=""
+    for usage in $FALLBACK_CANDIDATES; do
+        plan=$(plan_of "$board" "$usage")
+        heaps=$(plan_heaps "$plan")
+        case $plan in
+            *"], fallback"*)
+                if [ "$(echo "$heaps" | cut -d, -f1)" = "$cma_heap" ]; then
+                    fallback_usage=$usage
+                    fallback_heap=$(echo "$heaps" | cut -d, -f2 | tr -d ' ')
+                    break
+                fi
+                ;;
+        esac
+    done
+    if [ -z "$fallback_usage" ]; then
+        fail "$step" "board has no rule with CMA heap $cma_heap first and fallback (tried: $FALLBACK_CANDIDATES)"
+        return
+    fi
+    note "$step: strict $FB_USAGE -> $strict_plan"
+    note "$step: fallback $fallback_usage -> $(plan_of "$board" "$fallback_usage")"
+
+    cma_start=$(cma_free_kb)
+    full=""
+    i=0
+    while [ "$i" -lt 40 ]; do
+        i=$((i + 1))
+        gralloc --connect binder alloc $BIG --usage "$FB_USAGE" --count 1 --hold 900 \
+            >/tmp/fill.$i.out 2>/tmp/fill.$i.err &
+        pid=$!
+        if wait_for_line /tmp/fill.$i.err 'holding' 60 "$pid"; then
+            holders="$holders $pid"
+            continue
+        fi
+        wait "$pid"
+        rc=$?
+        if [ "$rc" -eq 2 ] && grep -q 'NO_RESOURCES' /tmp/fill.$i.err; then
+            full=$((i - 1))
+        else
+            show /tmp/fill.$i.err
+            full="error"
+            error_rc=$rc
+        fi
+        break
+    done
+    cma_full=$(cma_free_kb)
+    if [ "$full" = error ] || [ -z "$full" ]; then
+        release_holders
+        fail "$step" "filling CMA: attempt $i ended with exit ${error_rc:-none} instead of NO_RESOURCES"
+        return
+    fi
+    note "$step: $full buffers held, CmaFree $cma_start -> $cma_full kB; next one: $(tail -n 1 /tmp/fill.$i.err)"
+
+    gralloc --connect binder alloc $BIG --usage "$fallback_usage" --json >/tmp/fallback.json 2>/tmp/fallback.err
+    fallback_rc=$?
+    served_heap=$(json_field /tmp/fallback.json heap)
+    served_exporter=$(json_field /tmp/fallback.json exporter)
+    alive_full=yes
+    service_alive || alive_full=no
+
+    release_holders
+    sleep 1
+    cma_end=$(cma_free_kb)
+    gralloc --connect binder alloc $BIG --usage "$FB_USAGE" --json >/tmp/after.json 2>/tmp/after.err
+    after_rc=$?
+
+    detail="$full x 8 MiB held, then $FB_USAGE -> NO_RESOURCES; $fallback_usage -> heap ${served_heap:-none} (exporter ${served_exporter:-none}); CmaFree $cma_start/$cma_full/$cma_end kB; after release exit $after_rc"
+    if [ "$full" -lt 1 ]; then
+        fail "$step" "$detail; not a single CMA buffer was allocated"
+    elif [ "$fallback_rc" -ne 0 ] || [ "$served_heap" != "$fallback_heap" ]; then
+        show /tmp/fallback.err
+        fail "$step" "$detail; fallback rule must be served from $fallback_heap"
+    elif [ "$KERNEL" = 6.12 ] && [ "$label" = dmaheap ] && [ "$served_exporter" != system ]; then
+        fail "$step" "$detail; fallback buffer is not a system-heap dma-buf"
+    elif [ "$alive_full" != yes ] || ! service_alive; then
+        fail "$step" "$detail; service died"
+    elif [ "$cma_end" -lt $((cma_start - 1024)) ]; then
+        fail "$step" "$detail; CMA not given back after release"
+    elif [ "$after_rc" -ne 0 ]; then
+        show /tmp/after.err
+        fail "$step" "$detail; CMA allocation fails after release"
+    else
+        pass "$step" "$detail"
+    fi
+}
+
+# set_fault ATTR_DIR PROBABILITY: task-filtered injection with every allocation eligible.
+set_fault() {
+    dir=$DEBUGFS/$1
+    echo 0 >"$dir/probability"
+    echo 1 >"$dir/interval"
+    echo 100000 >"$dir/times"
+    echo 0 >"$dir/space"
+    echo 0 >"$dir/verbose"
+    echo Y >"$dir/task-filter"
+    echo N >"$dir/ignore-gfp-wait"
+    if [ "$1" = fail_page_alloc ]; then
+        echo N >"$dir/ignore-gfp-highmem"
+        echo 0 >"$dir/min-order"
+    fi
+    echo "$2" >"$dir/probability"
+}
+
+# set_make_it_fail VALUE: on every thread of the service (make-it-fail is per task).
+set_make_it_fail() {
+    for task in /proc/"$SVC"/task/*; do
+        echo "$1" >"$task/make-it-fail" 2>/dev/null
+    done
+}
+
+# D7: failslab and fail_page_alloc aimed at the service's threads during a batch of
+# allocations: only successes and NO_RESOURCES, service alive, fd count unchanged.
+step_fault_injection() {
+    label=$1
+    step=$label-fault-injection
+    rounds=${2:-200}
+    need "$step" gralloc || return
+    service_alive || {
+        fail "$step" "no service running"
+        return
+    }
+    baseline=$(svc_fd_count)
+    dmesg -n 1
+    set_fault failslab 10
+    set_fault fail_page_alloc 10
+    set_make_it_fail 1
+    ok=0
+    refused=0
+    other=0
+    i=0
+    while [ "$i" -lt "$rounds" ] && service_alive; do
+        i=$((i + 1))
+        gralloc --connect binder alloc --width 256 --height 256 --format RGBA_8888 \
+            --usage "$DEFAULT_USAGE" --count 2 >/dev/null 2>/tmp/fault.err
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            ok=$((ok + 1))
+        elif [ "$rc" -eq 2 ] && grep -q 'NO_RESOURCES' /tmp/fault.err; then
+            refused=$((refused + 1))
+        else
+            other=$((other + 1))
+            [ "$other" -le 5 ] && note "$step: round $i exit $rc: $(cat /tmp/fault.err)"
+        fi
+    done
+    set_make_it_fail 0
+    echo 0 >"$DEBUGFS/failslab/probability"
+    echo 0 >"$DEBUGFS/fail_page_alloc/probability"
+    dmesg -n 7
+    injected=$((200000 - $(cat "$DEBUGFS/failslab/times") - $(cat "$DEBUGFS/fail_page_alloc/times")))
+    sleep 1
+    after=$(svc_fd_count)
+    gralloc --connect binder alloc --width 256 --height 256 --format RGBA_8888 \
+        --usage "$DEFAULT_USAGE" --count 2 >/dev/null 2>/tmp/fault.err
+    clean_rc=$?
+    detail="$i rounds: $ok ok, $refused NO_RESOURCES, $other other; $injected faults injected; service fds $baseline -> $after; clean alloc after: exit $clean_rc"
+    if ! service_alive; then
+        show "$SVC_LOG"
+        SVC=""
+        fail "$step" "$detail; service died"
+    elif [ "$other" -ne 0 ]; then
+        fail "$step" "$detail; errors other than NO_RESOURCES"
+    elif [ "$injected" -le 0 ]; then
+        fail "$step" "$detail; no fault was injected (fault attributes not effective)"
+    elif [ "$after" -ne "$baseline" ]; then
+        fail "$step" "$detail; service fd count changed"
+    elif [ "$clean_rc" -ne 0 ]; then
+        fail "$step" "$detail; service does not recover"
+    else
+        pass "$step" "$detail"
+    fi
+}
+
+# F1/F2: a client maps buffers and writes a pattern, the service is killed (SIGKILL), the
+# pattern must still be there; a restarted service serves again.
+step_kill_restart() {
+    label=$1
+    board=$2
+    step=$label-kill-restart
+    need "$step" gralloc gralloc-allocator || return
+    service_alive || {
+        fail "$step" "no service running"
+        return
+    }
+    gralloc --connect binder alloc --width 512 --height 512 --format RGBA_8888 \
+        --usage GPU_TEXTURE,CPU_READ_OFTEN,CPU_WRITE_OFTEN --count 2 --hold 5 \
+        >/tmp/held.out 2>/tmp/held.err &
+    client=$!
+    if ! wait_for_line /tmp/held.err 'holding' 30 "$client"; then
+        wait "$client"
+        show /tmp/held.err
+        fail "$step" "client could not allocate and map its buffers"
+        return
+    fi
+    kill -9 "$SVC"
+    wait "$SVC" 2>/dev/null
+    killed=$SVC
+    SVC=""
+    wait "$client"
+    client_rc=$?
+    show /tmp/held.err
+    if [ "$client_rc" -ne 0 ] || ! grep -q 'pattern intact' /tmp/held.err; then
+        fail "$step" "after SIGKILL of service $killed the client's buffers changed or failed (exit $client_rc)"
+        return
+    fi
+    start_service "$label-restart-service" "$board" || {
+        fail "$step" "service did not restart"
+        return
+    }
+    if gralloc --connect binder alloc --width 64 --height 64 --format RGBA_8888 \
+        --usage "$DEFAULT_USAGE" >/tmp/restart.out 2>&1; then
+        pass "$step" "buffers stayed mapped and intact after SIGKILL of $killed; restarted service $SVC serves"
+    else
+        show /tmp/restart.out
+        fail "$step" "restarted service does not serve"
+    fi
+}
+
+faults() {
+    service_alive || {
+        fail "$1-faults" "no service running: fault steps not run"
+        return
+    }
+    step_cma_exhaustion "$1" "$2"
+    step_fault_injection "$1"
+    step_kill_restart "$1" "$2"
+}
+
+# ---------------------------------------------------------------- plan
+
+step_mounts
+step_devices
+step_heaps_test
+if step_hub; then
+    case $KERNEL in
+        6.12)
+            board_suite dmaheap /boards/qemu-x86_64.toml && faults dmaheap /boards/qemu-x86_64.toml
+            stop_service dmaheap-stop
+            ;;
+        5.10)
+            board_suite ion /boards/qemu-x86_64-ion.toml && faults ion /boards/qemu-x86_64-ion.toml
+            stop_service ion-stop
+            board_suite dmaheap /boards/qemu-x86_64.toml
+            stop_service dmaheap-stop
+            ;;
+        *)
+            fail plan "no guest plan for kernel $KERNEL"
+            ;;
+    esac
+fi
+
+if [ "$fails" -eq 0 ]; then verdict=PASS; else verdict=FAIL; fi
+mark summary "$verdict" "$passes passed, $fails failed, $skips skipped"
+echo "VMTEST-END $KERNEL"
+sync
+reboot -f

@@ -1,0 +1,44 @@
+# Boots a kernel with its initramfs under qemu and judges the guest's marker lines; sourced
+# by vm/run.sh.
+
+# boot_guest KERNEL IMAGE INITRD LOG: the guest's console goes to the terminal and to LOG.
+boot_guest() {
+    local kernel=$1 image=$2 initrd=$3 log_file=$4 rc=0
+    log "booting $kernel (timeout ${VM_TIMEOUT}s), log: $log_file"
+    timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
+        -nographic -no-reboot -kernel "$image" -initrd "$initrd" \
+        -append "console=ttyS0 quiet panic=-1 cma=128M" </dev/null 2>&1 \
+        | tr -d '\r' | tee "$log_file" || rc=$?
+    if ((rc == 124 || rc == 137)); then
+        log "guest $kernel timed out after ${VM_TIMEOUT}s"
+    fi
+    return 0
+}
+
+# judge KERNEL LOG: prints the kernel's results; false when a step failed or the guest did not
+# finish.
+judge() {
+    local kernel=$1 log_file=$2 ok=0 line
+    local -a markers
+    mapfile -t markers < <(grep -a "^VMTEST $kernel " "$log_file" || true)
+    printf '\n=== kernel %s ===\n' "$kernel"
+    for line in "${markers[@]}"; do
+        printf '  %s\n' "${line#VMTEST "$kernel" }"
+    done
+    grep -aq "^VMTEST $kernel [^ ]* FAIL" "$log_file" && ok=1
+    if ! grep -aqx "VMTEST-END $kernel" "$log_file"; then
+        printf '  guest did not finish (crash, panic or timeout): see %s\n' "$log_file"
+        ok=1
+    fi
+    # The conformance suite's own summary, per board.
+    local vts
+    vts=$(grep -a "^VMTEST $kernel [a-z]*-vts " "$log_file" || true)
+    if [[ -z $vts ]]; then
+        printf '  kernel %s: conformance suite did not run\n' "$kernel"
+        ok=1
+    fi
+    while read -r _ _ step verdict detail; do
+        [[ -n ${step:-} ]] && printf '  kernel %s %s: %s (%s)\n' "$kernel" "${step%-vts}" "$detail" "$verdict"
+    done <<<"$vts"
+    return $ok
+}

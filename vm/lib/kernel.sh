@@ -1,0 +1,95 @@
+# Fetching Debian kernel sources and building cached kernels; sourced by vm/run.sh.
+
+# Private apt state so other Debian suites never touch the machine's own apt setup.
+apt_private() {
+    local state=$VM_CACHE/apt
+    local list
+    list=$(printf 'deb http://deb.debian.org/debian %s main\n' "${VM_KERNEL_SUITE[@]}" | sort -u)
+    mkdir -p "$state/lists/partial"
+    if [[ ! -f $state/sources.list ]] || [[ $(cat "$state/sources.list") != "$list" ]]; then
+        printf '%s\n' "$list" >"$state/sources.list"
+        rm -f "$state/updated"
+    fi
+    apt-get -o Dir::Etc::SourceList="$state/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+        -o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache" "$@"
+}
+
+# Kernel cache key: version plus the fragment's sha256 (first 16 hex digits).
+kernel_key() {
+    local version=$1 fragment=$VM_DIR/kernel/$1.config
+    [[ -f $fragment ]] || die "no kernel fragment $fragment (known kernels: ${VM_KERNELS[*]})"
+    printf '%s-%s' "$version" "$(sha256sum "$fragment" | cut -c1-16)"
+}
+
+kernel_image() { printf '%s/kernel/%s/bzImage' "$VM_CACHE" "$(kernel_key "$1")"; }
+
+# Downloads linux-source-<version>.deb into the cache unless a kernel tree is already unpacked.
+kernel_fetch() {
+    local version=$1 src=$VM_CACHE/src/linux-source-$1 debs=$VM_CACHE/debs
+    [[ -f $src/Makefile ]] && return 0
+    mkdir -p "$debs"
+    if ! compgen -G "$debs/linux-source-${version}_*.deb" >/dev/null; then
+        if [[ ! -f $VM_CACHE/apt/updated ]]; then
+            log "apt update (private state for ${VM_KERNEL_SUITE[*]})"
+            apt_private update -qq || die "apt-get update for the kernel suites failed"
+            touch "$VM_CACHE/apt/updated"
+        fi
+        log "downloading linux-source-$version"
+        # `apt-get download` as root warns about the _apt sandbox user: harmless.
+        (cd "$debs" && apt_private download -qq "linux-source-$version" 2>&1 | grep -v '_apt' >&2) || true
+        compgen -G "$debs/linux-source-${version}_*.deb" >/dev/null \
+            || die "download of linux-source-$version failed"
+    fi
+}
+
+# Unpacks the source tree once; later builds reuse it (out-of-tree, so it stays clean).
+kernel_unpack() {
+    local version=$1 src=$VM_CACHE/src/linux-source-$1
+    [[ -f $src/Makefile ]] && return 0
+    local tmp=$VM_CACHE/src/.unpack-$version deb
+    deb=$(compgen -G "$VM_CACHE/debs/linux-source-${version}_*.deb" | head -n1)
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    log "unpacking $(basename "$deb")"
+    dpkg-deb -x "$deb" "$tmp/deb"
+    tar -C "$tmp" -xf "$tmp/deb/usr/src/linux-source-$version.tar.xz"
+    [[ -f $tmp/linux-source-$version/Makefile ]] || die "unexpected layout in $deb"
+    mv "$tmp/linux-source-$version" "$src"
+    rm -rf "$tmp"
+}
+
+# Builds bzImage for <version> with <jobs> make jobs unless the cache has it.
+kernel_build() {
+    local version=$1 jobs=$2 key image out build src fragment
+    key=$(kernel_key "$version")
+    image=$(kernel_image "$version")
+    [[ -f $image ]] && { log "kernel $version cached: $image"; return 0; }
+    fragment=$VM_DIR/kernel/$version.config
+    out=$(dirname "$image")
+    build=$VM_CACHE/build/$key
+    src=$VM_CACHE/src/linux-source-$version
+    kernel_unpack "$version"
+    rm -rf "$build" && mkdir -p "$build"
+    local started
+    started=$(now)
+    log "building kernel $version (-j$jobs), log: $build/build.log"
+    {
+        make -C "$src" O="$build" tinyconfig
+        "$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$fragment"
+        make -C "$src" O="$build" olddefconfig
+    } >"$build/build.log" 2>&1 || die "configuring kernel $version failed: see $build/build.log"
+    # An option whose dependencies are unmet is dropped silently: refuse such a kernel.
+    local line missing=()
+    while IFS= read -r line; do
+        [[ $line =~ ^CONFIG_ ]] || continue
+        grep -qxF -- "$line" "$build/.config" || missing+=("$line")
+    done <"$fragment"
+    ((${#missing[@]} == 0)) || die "kernel $version: fragment options lost by olddefconfig: ${missing[*]}"
+    make -C "$src" O="$build" -j"$jobs" bzImage >>"$build/build.log" 2>&1 \
+        || { tail -n 30 "$build/build.log" >&2; die "building kernel $version failed: see $build/build.log"; }
+    mkdir -p "$out.tmp"
+    cp "$build/arch/x86/boot/bzImage" "$out.tmp/bzImage"
+    cp "$build/.config" "$out.tmp/config"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+    rm -rf "$build"
+    log "kernel $version built in $(($(now) - started)) s: $image"
+}
