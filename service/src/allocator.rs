@@ -1,1 +1,278 @@
-//! Placeholder: owned by the service-core work (see docs/ARCHITECTURE.md).
+//! The allocator core: validate → plan → layout → heaps → handles, without Binder.
+//!
+//! Order of work in [`Allocator::allocate2`], each step before any heap is touched:
+//! the count's sign, the descriptor ([`Request::from_descriptor`]), the usage-map plan over
+//! the heaps present, the layout, the per-buffer size cap, the count cap and the per-call
+//! byte cap. Then, for each of the `count` buffers, the plan's heaps are tried in order: a
+//! heap that is exhausted (ENOMEM, EBUSY) passes to the next only when the rule allows
+//! fallback; any other error stops the call at once. All or nothing: the fds made so far
+//! live in a `Vec<OwnedFd>`-like list that an early return drops, closing them.
+//!
+//! Each buffer is named for accounting (`DMA_BUF_SET_NAME`: the descriptor name, or the heap
+//! name when the descriptor has none, cut to 31 bytes) and identified by its inode number
+//! (`fstat().st_ino`: unique per dma-buf system-wide, and stable across service restarts,
+//! unlike a counter).
+//!
+//! [`Allocator::is_supported`] runs the same checks as `allocate2` with `count = 1` up to
+//! the first heap call, so `true` means "succeeds unless resources run out".
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use hal_interface::aidl::BufferDescriptorInfo;
+use hal_interface::decode_descriptor;
+use hal_interface::handle::BufferHandle;
+use heaps::dmabuf;
+use usage_map::{Availability, Plan, UsageMap};
+
+use crate::error::{AllocError, Cap, DescriptorError};
+use crate::layout::Layout;
+use crate::request::{check_count, Request};
+use crate::startup::HeapTable;
+use crate::stats::{Stats, StatsSnapshot};
+
+/// The buffers of one successful call.
+#[derive(Debug)]
+pub struct Allocation {
+    /// `AllocationResult.stride`: common to all buffers; pixels (bytes for RAW10/RAW12).
+    pub stride: i32,
+    /// One handle description and its dma-buf fd per buffer, `count` of them.
+    pub buffers: Vec<(BufferHandle, OwnedFd)>,
+}
+
+/// The allocator service core. Shared by every binder thread (`&self` only).
+#[derive(Debug)]
+pub struct Allocator {
+    map: UsageMap,
+    heaps: HeapTable,
+    availability: Availability,
+    stats: Stats,
+}
+
+/// Everything decided before the first heap call.
+struct Prepared<'a> {
+    request: Request,
+    plan: Plan<'a>,
+    layout: Layout,
+    /// The reply handle without its per-buffer fields (id, heap name).
+    template: BufferHandle,
+}
+
+impl Allocator {
+    /// Joins a board's usage map with the heaps opened for it.
+    pub fn new(map: UsageMap, heaps: HeapTable) -> Allocator {
+        let availability = map.check_available(|decl| heaps.get(decl.id).is_some());
+        let stats = Stats::new(map.heaps().iter().map(|h| h.name.clone()).collect());
+        Allocator { map, heaps, availability, stats }
+    }
+
+    /// The board's usage map.
+    pub fn map(&self) -> &UsageMap {
+        &self.map
+    }
+
+    /// Which rules can allocate on this device.
+    pub fn availability(&self) -> &Availability {
+        &self.availability
+    }
+
+    /// What `getIMapperLibrarySuffix` returns.
+    pub fn mapper_suffix(&self) -> &str {
+        self.map.mapper_suffix()
+    }
+
+    /// Counters since start-up.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// `allocate2`: `count` buffers of the described kind, or nothing.
+    ///
+    /// # Errors
+    /// Any [`AllocError`]; [`AllocError::code`] gives the wire code. No fd is left open on
+    /// error.
+    pub fn allocate2(
+        &self,
+        info: &BufferDescriptorInfo,
+        count: i32,
+    ) -> Result<Allocation, AllocError> {
+        let result = self.allocate_inner(info, count);
+        self.stats.record_call(result.as_ref().map(|_| ()).map_err(AllocError::code));
+        result
+    }
+
+    /// V1 `allocate(byte[])`: decodes an IMapper 4.0 (libgralloctypes) descriptor and
+    /// allocates as [`allocate2`](Self::allocate2). Any decode failure is `BAD_DESCRIPTOR`.
+    ///
+    /// # Errors
+    /// [`DescriptorError::Undecodable`], then as `allocate2`.
+    pub fn allocate_v1(&self, descriptor: &[u8], count: i32) -> Result<Allocation, AllocError> {
+        let result = decode_descriptor(descriptor)
+            .map_err(|err| AllocError::from(DescriptorError::Undecodable(err)))
+            .and_then(|v1| self.allocate_inner(&v1.to_descriptor_info(), count));
+        self.stats.record_call(result.as_ref().map(|_| ()).map_err(AllocError::code));
+        result
+    }
+
+    /// `isSupported`: whether `allocate2(info, 1)` would succeed given enough memory. Never
+    /// fails; touches no heap.
+    pub fn is_supported(&self, info: &BufferDescriptorInfo) -> bool {
+        self.prepare(info).and_then(|p| self.check_call(&p.layout, 1)).is_ok()
+    }
+
+    /// Why `info` is not supported (`None` when it is): `is_supported` with the reason.
+    pub fn support_error(&self, info: &BufferDescriptorInfo) -> Option<AllocError> {
+        self.prepare(info).and_then(|p| self.check_call(&p.layout, 1)).err()
+    }
+
+    fn allocate_inner(
+        &self,
+        info: &BufferDescriptorInfo,
+        count: i32,
+    ) -> Result<Allocation, AllocError> {
+        if count < 0 {
+            return Err(DescriptorError::NegativeCount(count).into());
+        }
+        let Prepared { request, plan, layout, template } = self.prepare(info)?;
+        let count = self.check_call(&layout, count)?;
+        let len = layout.total_size();
+        let name = request.name().to_str_lossy();
+        let mut buffers = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut template = Some(template);
+        for index in 0..count {
+            let (fd, heap_name) = self.allocate_one(&plan, len)?;
+            let dmabuf_name = if name.is_empty() { heap_name } else { &name };
+            dmabuf::set_name_best_effort(fd.as_fd(), dmabuf_name);
+            let stat = nix::sys::stat::fstat(&fd).map_err(AllocError::BufferId)?;
+            // The last buffer takes the template itself: one handle allocation per buffer.
+            let mut handle = match template.as_ref() {
+                Some(t) if index.saturating_add(1) < count => t.clone(),
+                _ => template.take().unwrap_or_else(|| template_handle(&request, &layout)),
+            };
+            handle.buffer_id = inode(&stat);
+            dmabuf::truncate_name(heap_name).clone_into(&mut handle.heap);
+            buffers.push((handle, fd));
+        }
+        log::debug!(
+            "allocated {count} x {len} bytes, {} {}x{}x{}, {plan}",
+            request.format(),
+            request.width(),
+            request.height(),
+            request.layers(),
+        );
+        Ok(Allocation { stride: layout.reported_stride(), buffers })
+    }
+
+    /// Validation, plan, layout and the per-buffer cap: everything that does not depend on
+    /// `count`.
+    fn prepare(&self, info: &BufferDescriptorInfo) -> Result<Prepared<'_>, AllocError> {
+        let request = Request::from_descriptor(info, &self.map)?;
+        let plan = self
+            .map
+            .resolve_available(
+                &self.availability,
+                request.usage(),
+                request.format(),
+                request.width(),
+                request.height(),
+            )
+            .map_err(|refusal| AllocError::Refused(refusal.to_string()))?;
+        let layout = Layout::compute(&request, &plan.align)?;
+        let limits = self.map.limits();
+        let size = layout.total_size().get();
+        if size > limits.max_bytes_per_buffer {
+            return Err(AllocError::OverCap {
+                cap: Cap::BytesPerBuffer,
+                value: size,
+                limit: limits.max_bytes_per_buffer,
+            });
+        }
+        let template = template_handle(&request, &layout);
+        template.validate().map_err(AllocError::Handle)?;
+        Ok(Prepared { request, plan, layout, template })
+    }
+
+    /// The count cap and the per-call byte cap.
+    fn check_call(&self, layout: &Layout, count: i32) -> Result<u32, AllocError> {
+        let limits = self.map.limits();
+        let count = check_count(count, limits)?;
+        let size = layout.total_size().get();
+        let total = size.checked_mul(u64::from(count));
+        match total {
+            Some(total) if total <= limits.max_bytes_per_call => Ok(count),
+            _ => Err(AllocError::OverCap {
+                cap: Cap::BytesPerCall,
+                value: total.unwrap_or(u64::MAX),
+                limit: limits.max_bytes_per_call,
+            }),
+        }
+    }
+
+    /// One buffer from the plan's heaps; returns the fd and the board name of the heap that
+    /// served it.
+    fn allocate_one<'p>(
+        &self,
+        plan: &Plan<'p>,
+        len: std::num::NonZeroU64,
+    ) -> Result<(OwnedFd, &'p str), AllocError> {
+        let mut attempts = 0usize;
+        let mut last_exhaustion = None;
+        for decl in plan.attempts() {
+            let Some(heap) = self.heaps.get(decl.id) else { continue };
+            attempts = attempts.saturating_add(1);
+            match heap.allocate(len) {
+                Ok(fd) => {
+                    let after_fallback = last_exhaustion.is_some();
+                    if after_fallback {
+                        log::info!(
+                            "{}: served {len} bytes from fallback heap {}",
+                            plan.rule,
+                            decl.name
+                        );
+                    }
+                    self.stats.record_buffer(decl.id.index(), len.get(), after_fallback);
+                    return Ok((fd, decl.name.as_str()));
+                }
+                Err(err) => {
+                    self.stats.record_failure(decl.id.index());
+                    if err.is_exhausted() {
+                        last_exhaustion = Some(err);
+                    } else if err.is_transient() {
+                        return Err(AllocError::Exhausted { attempts, source: err });
+                    } else {
+                        return Err(AllocError::HeapFailed(err));
+                    }
+                }
+            }
+        }
+        match last_exhaustion {
+            Some(source) => Err(AllocError::Exhausted { attempts, source }),
+            // resolve_available never returns a plan without a present heap.
+            None => Err(AllocError::Refused(format!("{}: no heap present", plan.rule))),
+        }
+    }
+}
+
+/// The reply handle of a layout, with buffer id 0 and no heap name yet.
+fn template_handle(request: &Request, layout: &Layout) -> BufferHandle {
+    let stride = u32::try_from(layout.reported_stride()).unwrap_or(0);
+    BufferHandle {
+        width: request.width(),
+        height: request.height(),
+        layers: request.layers(),
+        format: request.format().raw(),
+        usage: request.usage().bits(),
+        stride_pixels: stride,
+        stride_bytes: layout.stride_bytes(),
+        alloc_size: layout.total_size().get(),
+        planes: layout.planes().to_vec(),
+        buffer_id: 0,
+        heap: String::new(),
+        reserved_offset: layout.reserved_offset(),
+        reserved_size: layout.reserved_size(),
+    }
+}
+
+#[allow(clippy::useless_conversion)] // st_ino is u64 on some targets, narrower on others
+fn inode(stat: &nix::sys::stat::FileStat) -> u64 {
+    u64::from(stat.st_ino)
+}

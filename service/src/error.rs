@@ -9,7 +9,12 @@
 use std::error::Error;
 use std::fmt;
 
-use hal_interface::Format;
+use hal_interface::aidl::AllocationError;
+use hal_interface::format::RawFormat;
+use hal_interface::handle::HandleError;
+use hal_interface::usage::UsageError;
+use hal_interface::{Format, Gralloc4Error};
+use heaps::{Errno, HeapError};
 
 /// A malformed descriptor field (`BAD_DESCRIPTOR`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +36,186 @@ pub enum DescriptorError {
     /// The buffer count is negative.
     #[error("buffer count {0} is negative")]
     NegativeCount(i32),
+    /// The V1 (gralloc4) descriptor bytes do not decode.
+    #[error("undecodable gralloc4 descriptor")]
+    Undecodable(#[source] Gralloc4Error),
+}
+
+/// A well-formed request that this service can never satisfy (`UNSUPPORTED`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsupported {
+    /// Not a graphics.common V5 format (newer, vendor range, or garbage).
+    #[error("unknown pixel format {}", RawFormat(*.0))]
+    UnknownFormat(i32),
+    /// Undefined CPU field values or reserved bits.
+    #[error("usage {usage:#x} is not defined")]
+    Usage {
+        /// The usage word.
+        usage: u64,
+        /// What is wrong with it.
+        #[source]
+        source: UsageError,
+    },
+    /// Vendor bits the board does not claim.
+    #[error("vendor usage bits {bits:#x} are not claimed by the board")]
+    VendorBits {
+        /// The unclaimed bits.
+        bits: u64,
+    },
+    /// An additional option other than Dataspace (its name cut to 64 bytes).
+    #[error("unknown additional option {0:?}")]
+    UnknownOption(String),
+    /// The same option twice.
+    #[error("additional option {0} given twice")]
+    DuplicateOption(&'static str),
+    /// An option value out of its range.
+    #[error("additional option {name} has out-of-range value {value}")]
+    OptionValue {
+        /// The option.
+        name: &'static str,
+        /// Its value.
+        value: i64,
+    },
+    /// A format and usage (or dimension) combination the standard forbids.
+    #[error("{format}: {rule}")]
+    Combination {
+        /// The requested format.
+        format: Format,
+        /// The rule broken.
+        rule: &'static str,
+    },
+}
+
+/// A board limit (`[limits]` of the board file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// `max_width` (pixels).
+    Width,
+    /// `max_height` (rows).
+    Height,
+    /// `max_reserved_size` (bytes).
+    ReservedSize,
+    /// `max_bytes_per_buffer` (bytes after layout).
+    BytesPerBuffer,
+    /// `max_buffers_per_call` (count).
+    BuffersPerCall,
+    /// `max_bytes_per_call` (count × buffer size).
+    BytesPerCall,
+    /// `max_options` (additionalOptions entries).
+    Options,
+}
+
+impl fmt::Display for Cap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Width => "width",
+            Self::Height => "height",
+            Self::ReservedSize => "reservedSize",
+            Self::BytesPerBuffer => "buffer size in bytes",
+            Self::BuffersPerCall => "buffer count",
+            Self::BytesPerCall => "bytes per call",
+            Self::Options => "additionalOptions count",
+        })
+    }
+}
+
+/// Every way an allocation request fails. [`AllocError::code`] maps it to the wire.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    /// A malformed descriptor.
+    #[error("bad descriptor")]
+    Descriptor(#[source] DescriptorError),
+    /// A request no heap can ever satisfy.
+    #[error("unsupported request")]
+    Unsupported(#[source] Unsupported),
+    /// The format has no layout for these dimensions or this usage, or the size overflows.
+    #[error("no layout")]
+    Layout(#[source] LayoutError),
+    /// A value above a board limit.
+    #[error("{cap} {value} is above the board limit {limit}")]
+    OverCap {
+        /// The limit.
+        cap: Cap,
+        /// The value asked for.
+        value: u64,
+        /// The board's limit.
+        limit: u64,
+    },
+    /// The usage map refuses the request (a `reject` rule, or none of the rule's heaps is
+    /// present on this device).
+    #[error("board refuses the request: {0}")]
+    Refused(String),
+    /// Every heap the rule allows is out of memory (ENOMEM, EBUSY), or the process is out of
+    /// fds (EMFILE, ENFILE), or the call stayed interrupted.
+    #[error("out of resources after {attempts} heap attempt(s)")]
+    Exhausted {
+        /// Heap allocations tried for the failing buffer.
+        attempts: usize,
+        /// The last heap error.
+        #[source]
+        source: HeapError,
+    },
+    /// A heap failed with an unexpected error; allocation stops at once.
+    #[error("heap failed")]
+    HeapFailed(#[source] HeapError),
+    /// The new buffer could not be identified (fstat failed).
+    #[error("cannot read the new buffer's inode")]
+    BufferId(#[source] Errno),
+    /// The layout cannot be described by the handle codec.
+    #[error("buffer handle cannot describe the layout")]
+    Handle(#[source] HandleError),
+}
+
+impl AllocError {
+    /// The only place internal errors meet wire codes.
+    ///
+    /// Unexpected heap and fstat failures are `NO_RESOURCES`: `isSupported` already said yes
+    /// for the request, so the failure must not claim it can never succeed.
+    pub fn code(&self) -> AllocationError {
+        match self {
+            Self::Descriptor(_) => AllocationError::BAD_DESCRIPTOR,
+            Self::Unsupported(_)
+            | Self::Layout(_)
+            | Self::OverCap { .. }
+            | Self::Refused(_)
+            | Self::Handle(_) => AllocationError::UNSUPPORTED,
+            Self::Exhausted { .. } | Self::HeapFailed(_) | Self::BufferId(_) => {
+                AllocationError::NO_RESOURCES
+            }
+        }
+    }
+
+    /// Whether the failure points at a bug or a broken device rather than at the request or
+    /// at memory pressure: log it at `error`, the others at `warn`.
+    pub fn is_unexpected(&self) -> bool {
+        match self {
+            Self::HeapFailed(_) | Self::BufferId(_) | Self::Handle(_) => true,
+            Self::Descriptor(_)
+            | Self::Unsupported(_)
+            | Self::Layout(_)
+            | Self::OverCap { .. }
+            | Self::Refused(_)
+            | Self::Exhausted { .. } => false,
+        }
+    }
+}
+
+impl From<DescriptorError> for AllocError {
+    fn from(err: DescriptorError) -> Self {
+        Self::Descriptor(err)
+    }
+}
+
+impl From<Unsupported> for AllocError {
+    fn from(err: Unsupported) -> Self {
+        Self::Unsupported(err)
+    }
+}
+
+impl From<LayoutError> for AllocError {
+    fn from(err: LayoutError) -> Self {
+        Self::Layout(err)
+    }
 }
 
 /// Why a format has no layout for a request (`UNSUPPORTED`).
@@ -106,5 +291,52 @@ impl fmt::Display for Chain<'_> {
 impl fmt::Debug for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_family_maps_to_its_wire_code() {
+        let heap_err = HeapError::Alloc { heap: "system".into(), len: 4096, errno: Errno::ENOMEM };
+        let cases = [
+            (AllocError::from(DescriptorError::UnspecifiedFormat), AllocationError::BAD_DESCRIPTOR),
+            (
+                AllocError::from(DescriptorError::Undecodable(Gralloc4Error::Empty)),
+                AllocationError::BAD_DESCRIPTOR,
+            ),
+            (
+                AllocError::from(Unsupported::VendorBits { bits: 1 << 28 }),
+                AllocationError::UNSUPPORTED,
+            ),
+            (AllocError::from(LayoutError::Overflow { what: "t" }), AllocationError::UNSUPPORTED),
+            (
+                AllocError::OverCap { cap: Cap::Width, value: 2, limit: 1 },
+                AllocationError::UNSUPPORTED,
+            ),
+            (AllocError::Refused("r".into()), AllocationError::UNSUPPORTED),
+            (
+                AllocError::Exhausted { attempts: 1, source: heap_err.clone() },
+                AllocationError::NO_RESOURCES,
+            ),
+            (AllocError::HeapFailed(heap_err), AllocationError::NO_RESOURCES),
+            (AllocError::BufferId(Errno::EBADF), AllocationError::NO_RESOURCES),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.code(), code, "{err}");
+        }
+    }
+
+    #[test]
+    fn chain_prints_every_source() {
+        let err = AllocError::Exhausted {
+            attempts: 2,
+            source: HeapError::Alloc { heap: "cma".into(), len: 8192, errno: Errno::ENOMEM },
+        };
+        let text = Chain(&err).to_string();
+        assert!(text.starts_with("out of resources after 2 heap attempt(s): heap cma: allocating 8192 bytes failed: "), "{text}");
+        assert!(text.contains("ENOMEM"), "{text}");
     }
 }

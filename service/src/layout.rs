@@ -30,7 +30,7 @@
 //! | YCBCR_422_SP (NV16) | Y plane, then interleaved CbCr with `height` rows; width even |
 //! | YCBCR_P010 | as NV12 with 16-bit samples (10 significant bits at the top); width and height even |
 //! | RAW10, RAW12 | 10 or 12 bits/px packed; width a multiple of 4; stride reported **in bytes** |
-//! | RAW_OPAQUE | 2 B/px, stride reported **in bytes** (its layout is the allocator's choice) |
+//! | RAW_OPAQUE | 1 B per unit: the camera framework allocates it like BLOB (`width` = bytes, height 1), so `width × height` bytes |
 //! | BLOB | `width` bytes; height 1 and one layer; the board's stride alignment does not apply |
 //! | IMPLEMENTATION_DEFINED | without CPU usage: the YCBCR_420_888 layout when a video, camera or image-encoder bit is set, else RGBA_8888; with CPU usage: unsupported (the board schema has no mapping for it) |
 //! | UNSPECIFIED | no layout (a malformed descriptor, rejected before this module) |
@@ -38,36 +38,22 @@
 //! YUV layouts (including Y8 and Y16) take exactly one layer. The board's row alignment
 //! (bytes and pixels) applies to the first plane on top of the format's own stride rule, as a
 //! least common multiple; later planes derive their stride from it (YV12 keeps the exact VTS
-//! chroma formula). The board's size alignment applies to each layer; layers are laid out back
-//! to back. A reserved region follows the image at the next page boundary and the total is a
-//! whole number of pages.
+//! chroma formula). Planes follow each other without padding, layers are laid out back to
+//! back, a reserved region (if any) starts at the next page boundary after the image, and the
+//! total is a multiple of both the page size and the board's size alignment.
 
 #![deny(clippy::arithmetic_side_effects)]
 
 use std::num::NonZeroU64;
-use std::sync::OnceLock;
 
+use hal_interface::handle::{PlaneComponent, PlaneLayout};
 use hal_interface::usage::bits;
 use hal_interface::{Format, Usage};
+use usage_map::Alignment;
 
+use crate::error::AllocError;
 pub use crate::error::LayoutError;
-
-/// Board row and size alignment applied on top of the format's own rules. A value of 0 or 1
-/// means "no constraint".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Align {
-    /// Row pitch of the first plane must be a multiple of this many bytes.
-    pub stride_bytes: u64,
-    /// Row pitch of the first plane must be a multiple of this many pixels.
-    pub stride_pixels: u64,
-    /// Each layer's size is rounded up to a multiple of this many bytes.
-    pub size_bytes: u64,
-}
-
-impl Align {
-    /// No board constraint.
-    pub const NONE: Align = Align { stride_bytes: 1, stride_pixels: 1, size_bytes: 1 };
-}
+use crate::request::Request;
 
 /// The image part of a validated request: what the layout depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,195 +72,89 @@ pub struct Image {
     pub reserved_size: u64,
 }
 
-/// What a component of a plane holds (mapper `PlaneLayoutComponentType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ComponentKind {
-    /// Luma.
-    Y,
-    /// Blue-difference chroma.
-    Cb,
-    /// Red-difference chroma.
-    Cr,
-    /// Red.
-    R,
-    /// Green.
-    G,
-    /// Blue.
-    B,
-    /// Alpha.
-    A,
-    /// Raw sensor data.
-    Raw,
-}
-
-/// One component inside a plane's sample.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Component {
-    /// What the bits hold.
-    pub kind: ComponentKind,
-    /// Offset of the component in bits from the start of the sample.
-    pub offset_bits: u16,
-    /// Width of the component in bits.
-    pub size_bits: u16,
-}
-
-const fn comp(kind: ComponentKind, offset_bits: u16, size_bits: u16) -> Component {
-    Component { kind, offset_bits, size_bits }
-}
-
-use ComponentKind::{Cb, Cr, Raw, A, B, G, R, Y};
-
-const RGBA_8: &[Component] = &[comp(R, 0, 8), comp(G, 8, 8), comp(B, 16, 8), comp(A, 24, 8)];
-const RGBX_8: &[Component] = &[comp(R, 0, 8), comp(G, 8, 8), comp(B, 16, 8)];
-const BGRA_8: &[Component] = &[comp(B, 0, 8), comp(G, 8, 8), comp(R, 16, 8), comp(A, 24, 8)];
-const RGB_8: &[Component] = &[comp(R, 0, 8), comp(G, 8, 8), comp(B, 16, 8)];
-const RGB_565: &[Component] = &[comp(B, 0, 5), comp(G, 5, 6), comp(R, 11, 5)];
-const RGBA_FP16: &[Component] =
-    &[comp(R, 0, 16), comp(G, 16, 16), comp(B, 32, 16), comp(A, 48, 16)];
-const RGBA_1010102: &[Component] =
-    &[comp(R, 0, 10), comp(G, 10, 10), comp(B, 20, 10), comp(A, 30, 2)];
-const RGBA_10101010: &[Component] =
-    &[comp(R, 6, 10), comp(G, 22, 10), comp(B, 38, 10), comp(A, 54, 10)];
-const R_8: &[Component] = &[comp(R, 0, 8)];
-const R_16: &[Component] = &[comp(R, 0, 16)];
-const RG_1616: &[Component] = &[comp(R, 0, 16), comp(G, 16, 16)];
-const Y_8: &[Component] = &[comp(Y, 0, 8)];
-const Y_16: &[Component] = &[comp(Y, 0, 16)];
-const Y_10_IN_16: &[Component] = &[comp(Y, 6, 10)];
-const CB_8: &[Component] = &[comp(Cb, 0, 8)];
-const CR_8: &[Component] = &[comp(Cr, 0, 8)];
-const CBCR_8: &[Component] = &[comp(Cb, 0, 8), comp(Cr, 8, 8)];
-const CRCB_8: &[Component] = &[comp(Cr, 0, 8), comp(Cb, 8, 8)];
-const CBCR_10_IN_16: &[Component] = &[comp(Cb, 6, 10), comp(Cr, 22, 10)];
-const YUYV_8: &[Component] = &[comp(Y, 0, 8), comp(Cb, 8, 8), comp(Cr, 24, 8)];
-const RAW_16: &[Component] = &[comp(Raw, 0, 16)];
-const RAW_10: &[Component] = &[comp(Raw, 0, 10)];
-const RAW_12: &[Component] = &[comp(Raw, 0, 12)];
-const RAW_8: &[Component] = &[comp(Raw, 0, 8)];
-const NONE: &[Component] = &[];
-
 /// How a concrete format's pixels are arranged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Geometry {
-    /// One plane of whole-byte pixels.
+    /// One plane of whole-byte pixels, stride reported in pixels.
     Packed {
         bytes_per_pixel: u8,
         /// The format's own stride rule, in pixels.
         stride_multiple: u8,
-        /// Pixels per horizontal sample pair must be even (YUY2).
+        /// Pixels come in horizontal pairs (YUY2).
         even_width: bool,
-        stride_unit: StrideUnit,
-        components: &'static [Component],
+        component: PlaneComponent,
     },
     /// One plane of bit-packed pixels (RAW10, RAW12): width a multiple of 4, stride in bytes.
-    BitPacked { bits_per_pixel: u8, components: &'static [Component] },
+    BitPacked { bits_per_pixel: u8 },
     /// A byte array: width bytes, one row, one layer.
     Blob,
     /// Y, Cr, Cb planes with the VTS chroma stride formula.
     Yv12,
     /// A luma plane then one interleaved chroma plane.
-    SemiPlanar {
-        bytes_per_sample: u8,
-        vertical_subsampling: u8,
-        luma: &'static [Component],
-        chroma: &'static [Component],
-    },
+    SemiPlanar { bytes_per_sample: u8, vertical_subsampling: u8, chroma: PlaneComponent },
 }
 
 /// The unit of the stride reported in `AllocationResult.stride`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StrideUnit {
-    /// Pixels (every format except those below).
+    /// Pixels (every format except RAW10 and RAW12).
     Pixels,
-    /// Bytes (RAW10, RAW12 and RAW_OPAQUE, as `graphics.h` specifies for them).
+    /// Bytes (RAW10 and RAW12, as `graphics.h` specifies and the camera framework reads).
     Bytes,
 }
 
-const fn packed(bytes_per_pixel: u8, components: &'static [Component]) -> Geometry {
-    Geometry::Packed {
-        bytes_per_pixel,
-        stride_multiple: 1,
-        even_width: false,
-        stride_unit: StrideUnit::Pixels,
-        components,
-    }
+const fn packed(bytes_per_pixel: u8, component: PlaneComponent) -> Geometry {
+    Geometry::Packed { bytes_per_pixel, stride_multiple: 1, even_width: false, component }
 }
 
-const fn packed_16px(bytes_per_pixel: u8, components: &'static [Component]) -> Geometry {
-    Geometry::Packed {
-        bytes_per_pixel,
-        stride_multiple: 16,
-        even_width: false,
-        stride_unit: StrideUnit::Pixels,
-        components,
-    }
+const fn packed_16px(bytes_per_pixel: u8, component: PlaneComponent) -> Geometry {
+    Geometry::Packed { bytes_per_pixel, stride_multiple: 16, even_width: false, component }
 }
 
 /// The geometry of a concrete format; `None` for the two formats that name no layout.
 fn geometry(format: Format) -> Option<Geometry> {
+    use PlaneComponent as C;
     let g = match format {
         Format::Unspecified | Format::ImplementationDefined => return None,
-        Format::Rgba8888 => packed(4, RGBA_8),
-        Format::Rgbx8888 => packed(4, RGBX_8),
-        Format::Bgra8888 => packed(4, BGRA_8),
-        Format::Rgba1010102 => packed(4, RGBA_1010102),
-        Format::Rg1616Uint => packed(4, RG_1616),
-        Format::Rgb888 => packed(3, RGB_8),
-        Format::Hsv888 => packed(3, NONE),
-        Format::Rgb565 => packed(2, RGB_565),
-        Format::R16Uint => packed(2, R_16),
-        Format::Depth16 => packed(2, NONE),
-        Format::Raw16 => packed_16px(2, RAW_16),
-        Format::Y16 => packed_16px(2, Y_16),
-        Format::Y8 => packed_16px(1, Y_8),
-        Format::R8 => packed(1, R_8),
-        Format::Stencil8 => packed(1, NONE),
-        Format::RgbaFp16 => packed(8, RGBA_FP16),
-        Format::Rgba10101010 => packed(8, RGBA_10101010),
-        Format::Depth24 | Format::Depth24Stencil8 | Format::Depth32f => packed(4, NONE),
-        Format::Depth32fStencil8 => packed(8, NONE),
+        Format::Rgba8888 | Format::Rgbx8888 | Format::Bgra8888 | Format::Rgba1010102 => {
+            packed(4, C::Rgba)
+        }
+        Format::Rg1616Uint => packed(4, C::Red),
+        Format::Rgb888 | Format::Hsv888 => packed(3, C::Rgb),
+        Format::Rgb565 => packed(2, C::Rgb),
+        Format::R16Uint => packed(2, C::Red),
+        Format::Depth16 => packed(2, C::Depth),
+        Format::Raw16 => packed_16px(2, C::Raw),
+        Format::Y16 => packed_16px(2, C::Y),
+        Format::Y8 => packed_16px(1, C::Y),
+        Format::R8 => packed(1, C::Red),
+        Format::Stencil8 => packed(1, C::Stencil),
+        Format::RawOpaque => packed(1, C::Raw),
+        Format::RgbaFp16 | Format::Rgba10101010 => packed(8, C::Rgba),
+        Format::Depth24 | Format::Depth24Stencil8 | Format::Depth32f => packed(4, C::Depth),
+        Format::Depth32fStencil8 => packed(8, C::Depth),
         Format::Ycbcr422I => Geometry::Packed {
             bytes_per_pixel: 2,
             stride_multiple: 1,
             even_width: true,
-            stride_unit: StrideUnit::Pixels,
-            components: YUYV_8,
+            component: C::YCbCrPacked,
         },
-        Format::RawOpaque => Geometry::Packed {
-            bytes_per_pixel: 2,
-            stride_multiple: 1,
-            even_width: false,
-            stride_unit: StrideUnit::Bytes,
-            components: RAW_8,
-        },
-        Format::Raw10 => Geometry::BitPacked { bits_per_pixel: 10, components: RAW_10 },
-        Format::Raw12 => Geometry::BitPacked { bits_per_pixel: 12, components: RAW_12 },
+        Format::Raw10 => Geometry::BitPacked { bits_per_pixel: 10 },
+        Format::Raw12 => Geometry::BitPacked { bits_per_pixel: 12 },
         Format::Blob => Geometry::Blob,
         Format::Yv12 => Geometry::Yv12,
-        Format::Ycbcr420_888 => Geometry::SemiPlanar {
-            bytes_per_sample: 1,
-            vertical_subsampling: 2,
-            luma: Y_8,
-            chroma: CBCR_8,
-        },
-        Format::Ycrcb420Sp => Geometry::SemiPlanar {
-            bytes_per_sample: 1,
-            vertical_subsampling: 2,
-            luma: Y_8,
-            chroma: CRCB_8,
-        },
-        Format::Ycbcr422Sp => Geometry::SemiPlanar {
-            bytes_per_sample: 1,
-            vertical_subsampling: 1,
-            luma: Y_8,
-            chroma: CBCR_8,
-        },
-        Format::YcbcrP010 => Geometry::SemiPlanar {
-            bytes_per_sample: 2,
-            vertical_subsampling: 2,
-            luma: Y_10_IN_16,
-            chroma: CBCR_10_IN_16,
-        },
+        Format::Ycbcr420_888 => {
+            Geometry::SemiPlanar { bytes_per_sample: 1, vertical_subsampling: 2, chroma: C::CbCr }
+        }
+        Format::Ycrcb420Sp => {
+            Geometry::SemiPlanar { bytes_per_sample: 1, vertical_subsampling: 2, chroma: C::CrCb }
+        }
+        Format::Ycbcr422Sp => {
+            Geometry::SemiPlanar { bytes_per_sample: 1, vertical_subsampling: 1, chroma: C::CbCr }
+        }
+        Format::YcbcrP010 => {
+            Geometry::SemiPlanar { bytes_per_sample: 2, vertical_subsampling: 2, chroma: C::CbCr }
+        }
     };
     Some(g)
 }
@@ -344,46 +224,21 @@ pub fn drm_fourcc(layout_format: Format) -> u32 {
     }
 }
 
-/// One plane of a layout. Offsets are from the start of the buffer (layer 0); layer `n`
-/// starts `n * layer_size` bytes later.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plane {
-    /// Bytes from the start of the buffer to the plane's first sample.
-    pub offset: u64,
-    /// Bytes from one row to the next.
-    pub stride_bytes: u64,
-    /// Bytes the plane occupies in one layer (`stride_bytes * rows`).
-    pub size: u64,
-    /// Samples per row (the image width divided by the horizontal subsampling).
-    pub width_samples: u32,
-    /// Rows.
-    pub rows: u32,
-    /// Horizontal subsampling of this plane (1 or 2).
-    pub horizontal_subsampling: u8,
-    /// Vertical subsampling of this plane (1 or 2).
-    pub vertical_subsampling: u8,
-    /// Bits from one sample to the next in a row.
-    pub sample_increment_bits: u32,
-    /// What each sample holds.
-    pub components: &'static [Component],
-}
-
-const EMPTY_PLANE: Plane = Plane {
+const EMPTY_PLANE: PlaneLayout = PlaneLayout {
     offset: 0,
     stride_bytes: 0,
     size: 0,
-    width_samples: 0,
-    rows: 0,
-    horizontal_subsampling: 1,
-    vertical_subsampling: 1,
-    sample_increment_bits: 0,
-    components: NONE,
+    h_subsampling: 1,
+    v_subsampling: 1,
+    component: PlaneComponent::Opaque,
 };
 
 /// Most planes any format has (YV12).
 pub const MAX_PLANES: usize = 3;
 
-/// The computed layout of one buffer. Every buffer of an `allocate2` call shares it.
+/// The computed layout of one buffer; every buffer of an `allocate2` call shares it.
+///
+/// Plane offsets are those of layer 0; layer `n` starts `n * layer_size()` bytes later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     image: Image,
@@ -391,7 +246,7 @@ pub struct Layout {
     stride_pixels: u32,
     stride_bytes: u32,
     stride_unit: StrideUnit,
-    planes: [Plane; MAX_PLANES],
+    planes: [PlaneLayout; MAX_PLANES],
     plane_count: u8,
     layer_size: u64,
     image_size: u64,
@@ -400,12 +255,24 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Lays out a validated request with the plan's alignment and the system page size.
+    ///
+    /// # Errors
+    /// [`AllocError::Layout`] (UNSUPPORTED) as [`Layout::for_image`].
+    pub fn compute(request: &Request, align: &Alignment) -> Result<Layout, AllocError> {
+        Ok(Self::for_image(request.image(), align, page_size())?)
+    }
+
     /// Lays out `image` with the board alignment `align` and pages of `page_size` bytes.
     ///
     /// # Errors
     /// A [`LayoutError`] when the format has no layout, a dimension breaks a format rule, or
     /// any size does not fit (all are UNSUPPORTED on the wire).
-    pub fn for_image(image: &Image, align: &Align, page_size: u64) -> Result<Layout, LayoutError> {
+    pub fn for_image(
+        image: &Image,
+        align: &Alignment,
+        page_size: u64,
+    ) -> Result<Layout, LayoutError> {
         let layout_format = layout_format(image.format, image.usage)?;
         let geometry = geometry(layout_format).ok_or(LayoutError::Unspecified)?;
         if image.width == 0 || image.height == 0 || image.layers == 0 {
@@ -414,46 +281,53 @@ impl Layout {
         if layout_format.is_yuv() && image.layers != 1 {
             return Err(LayoutError::YuvLayers { format: layout_format, layers: image.layers });
         }
-        let page = page_size.max(1);
-        let align = Align {
-            stride_bytes: align.stride_bytes.max(1),
-            stride_pixels: align.stride_pixels.max(1),
-            size_bytes: align.size_bytes.max(1),
+        let board = BoardAlign {
+            stride_bytes: u64::from(align.stride_bytes).max(1),
+            stride_pixels: u64::from(align.stride_pixels).max(1),
         };
-        let shape = plane_shape(layout_format, geometry, image, &align)?;
+        let shape = plane_shape(layout_format, geometry, image, &board)?;
 
         let mut planes = [EMPTY_PLANE; MAX_PLANES];
-        let mut offset = 0u64;
+        let mut layer_size = 0u64;
+        let mut plane_count = 0u8;
         for (slot, plane) in planes.iter_mut().zip(shape.planes.iter().flatten()) {
-            *slot = Plane { offset, ..*plane };
-            offset = add(offset, plane.size, "plane offset")?;
+            *slot = PlaneLayout { offset: layer_size, ..*plane };
+            layer_size = add(layer_size, plane.size, "plane offset")?;
+            plane_count = plane_count.saturating_add(1);
         }
-        let layer_size = align_up(offset, align.size_bytes, "layer size")?;
         let image_size = mul(layer_size, u64::from(image.layers), "layers × layer size")?;
-        let reserved_offset = align_up(image_size, page, "reserved region offset")?;
-        let end = add(reserved_offset, image.reserved_size, "reserved region end")?;
-        let total = align_up(end, page, "page-rounded size")?;
+        let page = page_size.max(1);
+        let unit = lcm(page, align.size_bytes)?;
+        let (reserved_offset, end) = if image.reserved_size == 0 {
+            (0, image_size)
+        } else {
+            let offset = align_up(image_size, page, "reserved region offset")?;
+            (offset, add(offset, image.reserved_size, "reserved region end")?)
+        };
+        let total = align_up(end, unit, "rounded size")?;
         let total_size = NonZeroU64::new(total).ok_or(LayoutError::ZeroDimension)?;
 
         let stride_pixels = to_u32(shape.stride_pixels, "stride in pixels")?;
         let stride_bytes = to_u32(shape.stride_bytes, "stride in bytes")?;
-        let layout = Layout {
+        let reported = match shape.stride_unit {
+            StrideUnit::Pixels => stride_pixels,
+            StrideUnit::Bytes => stride_bytes,
+        };
+        // The wire's stride is an i32.
+        i32::try_from(reported).map_err(|_| LayoutError::Overflow { what: "reported stride" })?;
+        Ok(Layout {
             image: *image,
             layout_format,
             stride_pixels,
             stride_bytes,
             stride_unit: shape.stride_unit,
             planes,
-            plane_count: shape.plane_count(),
+            plane_count,
             layer_size,
             image_size,
             reserved_offset,
             total_size,
-        };
-        // The reported stride must fit the wire's i32.
-        i32::try_from(layout.reported_stride_u32())
-            .map_err(|_| LayoutError::Overflow { what: "reported stride" })?;
-        Ok(layout)
+        })
     }
 
     /// The image this layout was computed for.
@@ -486,25 +360,23 @@ impl Layout {
         self.stride_unit
     }
 
-    fn reported_stride_u32(&self) -> u32 {
-        match self.stride_unit {
+    /// The `AllocationResult.stride` value: pixels, or bytes for RAW10 and RAW12. Always
+    /// ≥ width.
+    pub fn reported_stride(&self) -> i32 {
+        let stride = match self.stride_unit {
             StrideUnit::Pixels => self.stride_pixels,
             StrideUnit::Bytes => self.stride_bytes,
-        }
-    }
-
-    /// The `AllocationResult.stride` value: pixels, or bytes for RAW10, RAW12 and RAW_OPAQUE.
-    pub fn reported_stride(&self) -> i32 {
+        };
         // Checked in `for_image`; the fallback is unreachable.
-        i32::try_from(self.reported_stride_u32()).unwrap_or(i32::MAX)
+        i32::try_from(stride).unwrap_or(i32::MAX)
     }
 
     /// The planes of layer 0.
-    pub fn planes(&self) -> &[Plane] {
+    pub fn planes(&self) -> &[PlaneLayout] {
         self.planes.get(..usize::from(self.plane_count)).unwrap_or(&[])
     }
 
-    /// Bytes of one layer (the sum of its planes, rounded to the board's size alignment).
+    /// Bytes of one layer (the sum of its planes).
     pub fn layer_size(&self) -> u64 {
         self.layer_size
     }
@@ -514,7 +386,8 @@ impl Layout {
         self.image_size
     }
 
-    /// Offset of the reserved region: the first page boundary at or after the image.
+    /// Offset of the reserved region: the first page boundary at or after the image; 0 when
+    /// there is no reserved region (as the handle encodes it).
     pub fn reserved_offset(&self) -> u64 {
         self.reserved_offset
     }
@@ -524,10 +397,17 @@ impl Layout {
         self.image.reserved_size
     }
 
-    /// Bytes to allocate: image, reserved region, rounded up to whole pages.
+    /// Bytes to allocate: image and reserved region, rounded up to whole pages and to the
+    /// board's size alignment.
     pub fn total_size(&self) -> NonZeroU64 {
         self.total_size
     }
+}
+
+/// Board row alignment, each at least 1.
+struct BoardAlign {
+    stride_bytes: u64,
+    stride_pixels: u64,
 }
 
 /// Planes of one layer before offsets are assigned.
@@ -535,37 +415,28 @@ struct Shape {
     stride_pixels: u64,
     stride_bytes: u64,
     stride_unit: StrideUnit,
-    planes: [Option<Plane>; MAX_PLANES],
+    planes: [Option<PlaneLayout>; MAX_PLANES],
 }
 
 impl Shape {
-    fn plane_count(&self) -> u8 {
-        let mut n = 0u8;
-        for _ in self.planes.iter().flatten() {
-            n = n.saturating_add(1);
-        }
-        n
+    fn single(stride_pixels: u64, stride_bytes: u64, unit: StrideUnit, p: PlaneLayout) -> Self {
+        Shape { stride_pixels, stride_bytes, stride_unit: unit, planes: [Some(p), None, None] }
     }
 }
 
 fn plane(
     stride_bytes: u64,
     rows: u64,
-    width_samples: u64,
-    subsampling: (u8, u8),
-    sample_increment_bits: u32,
-    components: &'static [Component],
-) -> Result<Plane, LayoutError> {
-    Ok(Plane {
+    subsampling: (u32, u32),
+    component: PlaneComponent,
+) -> Result<PlaneLayout, LayoutError> {
+    Ok(PlaneLayout {
         offset: 0,
-        stride_bytes,
+        stride_bytes: to_u32(stride_bytes, "plane stride")?,
         size: mul(stride_bytes, rows, "plane size")?,
-        width_samples: to_u32(width_samples, "plane width")?,
-        rows: to_u32(rows, "plane rows")?,
-        horizontal_subsampling: subsampling.0,
-        vertical_subsampling: subsampling.1,
-        sample_increment_bits,
-        components,
+        h_subsampling: subsampling.0,
+        v_subsampling: subsampling.1,
+        component,
     })
 }
 
@@ -573,7 +444,7 @@ fn plane_shape(
     format: Format,
     geometry: Geometry,
     image: &Image,
-    align: &Align,
+    board: &BoardAlign,
 ) -> Result<Shape, LayoutError> {
     let width = u64::from(image.width);
     let height = u64::from(image.height);
@@ -585,70 +456,44 @@ fn plane_shape(
         }
     };
     match geometry {
-        Geometry::Packed {
-            bytes_per_pixel,
-            stride_multiple,
-            even_width,
-            stride_unit,
-            components,
-        } => {
+        Geometry::Packed { bytes_per_pixel, stride_multiple, even_width, component } => {
             if even_width {
                 even("width", image.width)?;
             }
             let bpp = u64::from(bytes_per_pixel);
-            let stride_pixels = row_stride(width, bpp, u64::from(stride_multiple), align)?;
+            let stride_pixels = row_stride(width, bpp, u64::from(stride_multiple), board)?;
             let stride_bytes = mul(stride_pixels, bpp, "stride in bytes")?;
-            let increment = u32::from(bytes_per_pixel).saturating_mul(8);
-            let p = plane(stride_bytes, height, width, (1, 1), increment, components)?;
-            Ok(Shape { stride_pixels, stride_bytes, stride_unit, planes: [Some(p), None, None] })
+            let p = plane(stride_bytes, height, (1, 1), component)?;
+            Ok(Shape::single(stride_pixels, stride_bytes, StrideUnit::Pixels, p))
         }
-        Geometry::BitPacked { bits_per_pixel, components } => {
+        Geometry::BitPacked { bits_per_pixel } => {
             if !image.width.is_multiple_of(4) {
                 return Err(LayoutError::WidthNotMultipleOf4 { format, width: image.width });
             }
             let bits = u64::from(bits_per_pixel);
-            let padded = align_up(width, lcm(4, align.stride_pixels)?, "padded width")?;
-            let row_bits = mul(padded, bits, "row bits")?;
-            let row_bytes = div(row_bits, 8)?;
-            let stride_bytes = align_up(row_bytes, align.stride_bytes, "stride in bytes")?;
+            let padded = align_up(width, lcm(4, board.stride_pixels)?, "padded width")?;
+            let row_bytes = div(mul(padded, bits, "row bits")?, 8)?;
+            let stride_bytes = align_up(row_bytes, board.stride_bytes, "stride in bytes")?;
             let stride_pixels = div(mul(stride_bytes, 8, "stride bits")?, bits)?;
-            let p = plane(
-                stride_bytes,
-                height,
-                width,
-                (1, 1),
-                u32::from(bits_per_pixel),
-                components,
-            )?;
-            Ok(Shape {
-                stride_pixels,
-                stride_bytes,
-                stride_unit: StrideUnit::Bytes,
-                planes: [Some(p), None, None],
-            })
+            let p = plane(stride_bytes, height, (1, 1), PlaneComponent::Raw)?;
+            Ok(Shape::single(stride_pixels, stride_bytes, StrideUnit::Bytes, p))
         }
         Geometry::Blob => {
             if image.height != 1 || image.layers != 1 {
                 return Err(LayoutError::BlobShape { height: image.height, layers: image.layers });
             }
-            let p = plane(width, 1, width, (1, 1), 8, RAW_8)?;
-            Ok(Shape {
-                stride_pixels: width,
-                stride_bytes: width,
-                stride_unit: StrideUnit::Pixels,
-                planes: [Some(p), None, None],
-            })
+            let p = plane(width, 1, (1, 1), PlaneComponent::Blob)?;
+            Ok(Shape::single(width, width, StrideUnit::Pixels, p))
         }
         Geometry::Yv12 => {
             even("width", image.width)?;
             even("height", image.height)?;
-            let stride = row_stride(width, 1, 16, align)?;
+            let stride = row_stride(width, 1, 16, board)?;
             let c_stride = align_up(div(stride, 2)?, 16, "chroma stride")?;
             let c_rows = div(height, 2)?;
-            let c_width = div(width, 2)?;
-            let y = plane(stride, height, width, (1, 1), 8, Y_8)?;
-            let cr = plane(c_stride, c_rows, c_width, (2, 2), 8, CR_8)?;
-            let cb = plane(c_stride, c_rows, c_width, (2, 2), 8, CB_8)?;
+            let y = plane(stride, height, (1, 1), PlaneComponent::Y)?;
+            let cr = plane(c_stride, c_rows, (2, 2), PlaneComponent::Cr)?;
+            let cb = plane(c_stride, c_rows, (2, 2), PlaneComponent::Cb)?;
             Ok(Shape {
                 stride_pixels: stride,
                 stride_bytes: stride,
@@ -656,25 +501,18 @@ fn plane_shape(
                 planes: [Some(y), Some(cr), Some(cb)],
             })
         }
-        Geometry::SemiPlanar { bytes_per_sample, vertical_subsampling, luma, chroma } => {
+        Geometry::SemiPlanar { bytes_per_sample, vertical_subsampling, chroma } => {
             even("width", image.width)?;
             if vertical_subsampling == 2 {
                 even("height", image.height)?;
             }
             let bps = u64::from(bytes_per_sample);
-            let stride_pixels = row_stride(width, bps, 1, align)?;
+            let stride_pixels = row_stride(width, bps, 1, board)?;
             let stride_bytes = mul(stride_pixels, bps, "stride in bytes")?;
             let c_rows = div(height, u64::from(vertical_subsampling))?;
-            let sample_bits = u32::from(bytes_per_sample).saturating_mul(8);
-            let y = plane(stride_bytes, height, width, (1, 1), sample_bits, luma)?;
-            let c = plane(
-                stride_bytes,
-                c_rows,
-                div(width, 2)?,
-                (2, vertical_subsampling),
-                sample_bits.saturating_mul(2),
-                chroma,
-            )?;
+            let v_sub = u32::from(vertical_subsampling);
+            let y = plane(stride_bytes, height, (1, 1), PlaneComponent::Y)?;
+            let c = plane(stride_bytes, c_rows, (2, v_sub), chroma)?;
             Ok(Shape {
                 stride_pixels,
                 stride_bytes,
@@ -685,16 +523,16 @@ fn plane_shape(
     }
 }
 
-/// The smallest row pitch in pixels ≥ `width` that is a multiple of the format's rule, the
+/// The smallest row pitch in pixels ≥ `width` that is a multiple of the format's rule and the
 /// board's pixel alignment, and whose byte pitch is a multiple of the board's byte alignment.
 fn row_stride(
     width: u64,
     bytes_per_pixel: u64,
     format_multiple: u64,
-    align: &Align,
+    board: &BoardAlign,
 ) -> Result<u64, LayoutError> {
-    let from_bytes = div(align.stride_bytes, gcd(align.stride_bytes, bytes_per_pixel))?;
-    let multiple = lcm(lcm(format_multiple.max(1), align.stride_pixels)?, from_bytes)?;
+    let from_bytes = div(board.stride_bytes, gcd(board.stride_bytes, bytes_per_pixel))?;
+    let multiple = lcm(lcm(format_multiple, board.stride_pixels)?, from_bytes)?;
     align_up(width, multiple, "stride in pixels")
 }
 
@@ -726,6 +564,7 @@ fn align_up(v: u64, to: u64, what: &'static str) -> Result<u64, LayoutError> {
     }
 }
 
+/// Greatest common divisor; 1 when both are 0.
 fn gcd(mut a: u64, mut b: u64) -> u64 {
     while let Some(r) = a.checked_rem(b) {
         a = b;
@@ -734,19 +573,15 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a.max(1)
 }
 
+/// Least common multiple; 0 counts as 1.
 fn lcm(a: u64, b: u64) -> Result<u64, LayoutError> {
     let (a, b) = (a.max(1), b.max(1));
     mul(div(a, gcd(a, b))?, b, "alignment (least common multiple)")
 }
 
-/// The system page size in bytes, read once (4096 if the system will not say).
+/// The system page size in bytes (as the heaps round lengths).
 pub fn page_size() -> u64 {
-    static PAGE: OnceLock<u64> = OnceLock::new();
-    *PAGE.get_or_init(system_page_size)
-}
-
-fn system_page_size() -> u64 {
-    4096
+    heaps::page_size()
 }
 
 #[cfg(test)]
@@ -775,7 +610,7 @@ mod tests {
 
     #[test]
     fn row_stride_meets_pixel_and_byte_alignment() {
-        let align = Align { stride_bytes: 64, stride_pixels: 1, size_bytes: 1 };
+        let align = BoardAlign { stride_bytes: 64, stride_pixels: 1 };
         // 3 B/px with 64-byte rows: the pixel stride must be a multiple of 64.
         assert_eq!(row_stride(100, 3, 1, &align).unwrap(), 128);
         // 4 B/px with 64-byte rows: multiple of 16 pixels.

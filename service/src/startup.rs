@@ -1,1 +1,341 @@
-//! Placeholder: owned by the service-core work (see docs/ARCHITECTURE.md).
+//! Opening the board's heaps at start-up: board heap declarations joined to `heaps` back ends.
+//!
+//! Each declared heap is opened once, here, and shared by every binder thread; requests never
+//! open files. Per back end:
+//!
+//! - `dma-heap`: the first of `names` that the probe found in `/dev/dma_heap` and that opens
+//!   (a listed node that exists but fails to open is reported and the next name is tried);
+//! - `ion`: `/dev/ion` is opened once and shared by every ION heap; `heap_name` is resolved
+//!   with HEAP_QUERY, and `mask` is used when there is no name or the lookup fails (legacy
+//!   kernels);
+//! - `memfd`: always available (udmabuf when the host has it);
+//! - `fake`: a scripted [`FakeHeap`] built from the board's `fail_after`, `errno`, `delay_ms`.
+//!
+//! Capabilities come from the board's heap properties. A heap that is absent, or present but
+//! failing to open, is **not** an error: it is reported (absent at `info`, failures at
+//! `warn`) and treated as absent, so rules fall back to their other heaps and rules left with
+//! none refuse their requests (`UNSUPPORTED`, `isSupported` false). Only a board of which not
+//! one heap opens is a [`StartupError`]: such a service could allocate nothing, and exiting
+//! with the report is more useful than serving refusals.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use heaps::{
+    DeviceStatus, DmaHeap, Errno, FakeHeap, FakeScript, Heap, HeapCaps, HeapError, IonDevice,
+    IonHeap, MemfdHeap, ProbeReport,
+};
+use usage_map::{Availability, FakeBehaviour, HeapBackend, HeapDecl, HeapId, HeapProps, UsageMap};
+
+/// The opened heaps, indexed like [`UsageMap::heaps`] (by [`HeapId`]).
+#[derive(Clone, Debug)]
+pub struct HeapTable {
+    slots: Vec<Option<Arc<dyn Heap>>>,
+}
+
+impl HeapTable {
+    /// A table for `map` with every heap absent.
+    pub fn empty(map: &UsageMap) -> Self {
+        Self { slots: map.heaps().iter().map(|_| None).collect() }
+    }
+
+    /// Installs `heap` as the board heap called `name` (tests, and callers that open heaps
+    /// themselves).
+    ///
+    /// # Errors
+    /// [`StartupError::UnknownHeap`] when `map` declares no heap of that name.
+    pub fn insert(
+        &mut self,
+        map: &UsageMap,
+        name: &str,
+        heap: Arc<dyn Heap>,
+    ) -> Result<(), StartupError> {
+        let decl = map.heap(name).ok_or_else(|| StartupError::UnknownHeap(name.to_owned()))?;
+        let slot = self
+            .slots
+            .get_mut(decl.id.index())
+            .ok_or_else(|| StartupError::UnknownHeap(name.to_owned()))?;
+        *slot = Some(heap);
+        Ok(())
+    }
+
+    /// The heap opened for `id`, if it is present.
+    pub fn get(&self, id: HeapId) -> Option<&Arc<dyn Heap>> {
+        self.slots.get(id.index()).and_then(Option::as_ref)
+    }
+
+    /// Number of heaps present.
+    pub fn present(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+}
+
+/// What happened to one declared heap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeapOutcome {
+    /// Opened; `source` says from what (`dma-heap linux,cma`, `ion heap ion_system_heap`, ...).
+    Opened {
+        /// What was opened.
+        source: String,
+    },
+    /// Not on this device.
+    Absent {
+        /// Why it counts as absent.
+        reason: String,
+    },
+    /// Present but failed to open (treated as absent).
+    Failed {
+        /// The error.
+        error: HeapError,
+    },
+}
+
+/// One declared heap and its outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeapReport {
+    /// Board heap name.
+    pub name: String,
+    /// Board back end kind (`dma-heap`, `ion`, `memfd`, `fake`).
+    pub kind: &'static str,
+    /// What happened.
+    pub outcome: HeapOutcome,
+}
+
+/// What start-up found: per heap, and the rules left without any heap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartupReport {
+    /// Per declared heap, in board order.
+    pub heaps: Vec<HeapReport>,
+    /// Per rule: which of its heaps are present.
+    pub availability: Availability,
+}
+
+impl StartupReport {
+    /// Names of the heaps that opened.
+    pub fn opened(&self) -> impl Iterator<Item = &str> {
+        self.heaps
+            .iter()
+            .filter(|h| matches!(h.outcome, HeapOutcome::Opened { .. }))
+            .map(|h| h.name.as_str())
+    }
+}
+
+impl fmt::Display for StartupReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for heap in &self.heaps {
+            write!(f, "heap {} ({}): ", heap.name, heap.kind)?;
+            match &heap.outcome {
+                HeapOutcome::Opened { source } => writeln!(f, "opened {source}")?,
+                HeapOutcome::Absent { reason } => writeln!(f, "absent ({reason})")?,
+                HeapOutcome::Failed { error } => {
+                    writeln!(f, "FAILED, treated as absent: {}", crate::error::Chain(error))?;
+                }
+            }
+        }
+        for rule in self.availability.unusable_rules() {
+            writeln!(
+                f,
+                "rules[{}] {:?}: UNUSABLE, none of [{}] is present; its requests are UNSUPPORTED",
+                rule.index,
+                rule.name,
+                rule.absent.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why the service cannot start with this board.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Not one declared heap opened.
+    #[error("no heap of the board could be opened:\n{0}")]
+    NoHeapOpened(Box<StartupReport>),
+    /// A heap name the board does not declare.
+    #[error("the board declares no heap {0:?}")]
+    UnknownHeap(String),
+}
+
+/// Opens every heap `map` declares, choosing devices from `probe`.
+///
+/// # Errors
+/// [`StartupError::NoHeapOpened`] when not a single heap opened (the report says why).
+pub fn open_heaps(
+    map: &UsageMap,
+    probe: &ProbeReport,
+) -> Result<(HeapTable, StartupReport), StartupError> {
+    let mut table = HeapTable::empty(map);
+    let mut ion = IonOnce::default();
+    let mut reports = Vec::with_capacity(map.heaps().len());
+    for decl in map.heaps() {
+        let outcome = match open_one(decl, probe, &mut ion) {
+            Opened::Heap(heap, source) => {
+                log::info!("heap {}: opened {source}", decl.name);
+                if let Some(slot) = table.slots.get_mut(decl.id.index()) {
+                    *slot = Some(heap);
+                }
+                HeapOutcome::Opened { source }
+            }
+            Opened::Absent(reason) => {
+                log::info!("heap {}: absent ({reason})", decl.name);
+                HeapOutcome::Absent { reason }
+            }
+            Opened::Failed(error) => {
+                log::warn!(
+                    "heap {}: failed to open, treated as absent: {}",
+                    decl.name,
+                    crate::error::Chain(&error)
+                );
+                HeapOutcome::Failed { error }
+            }
+        };
+        reports.push(HeapReport { name: decl.name.clone(), kind: decl.backend.kind(), outcome });
+    }
+    let availability = map.check_available(|decl| table.get(decl.id).is_some());
+    for rule in availability.unusable_rules() {
+        log::warn!(
+            "rules[{}] {:?}: no heap present, its requests are refused",
+            rule.index,
+            rule.name
+        );
+    }
+    let report = StartupReport { heaps: reports, availability };
+    if table.present() == 0 {
+        return Err(StartupError::NoHeapOpened(Box::new(report)));
+    }
+    Ok((table, report))
+}
+
+enum Opened {
+    Heap(Arc<dyn Heap>, String),
+    Absent(String),
+    Failed(HeapError),
+}
+
+/// `/dev/ion`, opened at most once and shared by every ION heap.
+#[derive(Default)]
+struct IonOnce {
+    device: Option<Result<Arc<IonDevice>, HeapError>>,
+}
+
+impl IonOnce {
+    fn get(&mut self) -> &Result<Arc<IonDevice>, HeapError> {
+        self.device.get_or_insert_with(IonDevice::open)
+    }
+}
+
+fn caps_of(props: &HeapProps) -> HeapCaps {
+    HeapCaps {
+        contiguous: props.contiguous,
+        cached: props.cached,
+        protected: props.protected,
+        zeroed: props.zeroed,
+    }
+}
+
+fn open_one(decl: &HeapDecl, probe: &ProbeReport, ion: &mut IonOnce) -> Opened {
+    let caps = caps_of(&decl.props);
+    match &decl.backend {
+        HeapBackend::DmaHeap { names } => open_dma_heap(names, probe, caps),
+        HeapBackend::Ion { heap_name, mask, flags } => {
+            if !probe.ion.is_available() {
+                return Opened::Absent(format!("/dev/ion {}", status_word(&probe.ion.status)));
+            }
+            let device = match ion.get() {
+                Ok(device) => Arc::clone(device),
+                Err(err) => return Opened::Failed(err.clone()),
+            };
+            open_ion_heap(&decl.name, &device, heap_name.as_deref(), *mask, *flags, caps)
+        }
+        HeapBackend::Memfd => match MemfdHeap::new(&decl.name) {
+            Ok(heap) => {
+                let source = if heap.uses_udmabuf() { "memfd via udmabuf" } else { "plain memfd" };
+                Opened::Heap(Arc::new(heap.with_caps(caps)), source.to_owned())
+            }
+            Err(err) => Opened::Failed(err),
+        },
+        HeapBackend::Fake(behaviour) => match FakeHeap::new(&decl.name) {
+            Ok(heap) => {
+                let heap = heap.with_caps(caps).with_script(fake_script(behaviour));
+                Opened::Heap(Arc::new(heap), "fake heap".to_owned())
+            }
+            Err(err) => Opened::Failed(err),
+        },
+    }
+}
+
+fn status_word(status: &DeviceStatus) -> &'static str {
+    match status {
+        DeviceStatus::NotPresent => "not present",
+        DeviceStatus::Available => "available",
+        DeviceStatus::Failed(_) => "failed to open at probe",
+    }
+}
+
+fn open_dma_heap(names: &[String], probe: &ProbeReport, caps: HeapCaps) -> Opened {
+    let mut failure = None;
+    for name in names {
+        let Some(found) = probe.dma_heaps.iter().find(|p| &p.name == name) else { continue };
+        if found.device.status == DeviceStatus::NotPresent {
+            continue;
+        }
+        match DmaHeap::open(name) {
+            Ok(heap) => {
+                return Opened::Heap(Arc::new(heap.with_caps(caps)), format!("dma-heap {name}"))
+            }
+            Err(err) if err.is_not_present() => {}
+            Err(err) => {
+                log::warn!("dma-heap {name}: {}", crate::error::Chain(&err));
+                failure.get_or_insert(err);
+            }
+        }
+    }
+    match failure {
+        Some(err) => Opened::Failed(err),
+        None => Opened::Absent(format!("none of {} in /dev/dma_heap", names.join(", "))),
+    }
+}
+
+fn open_ion_heap(
+    board_name: &str,
+    device: &Arc<IonDevice>,
+    heap_name: Option<&str>,
+    mask: Option<u32>,
+    flags: u32,
+    caps: HeapCaps,
+) -> Opened {
+    let by_name = heap_name.map(|name| (name, IonHeap::by_name(device, name, flags)));
+    let by_mask = |mask: u32| IonHeap::by_mask(device, mask, flags);
+    let (heap, source) = match (by_name, mask) {
+        (Some((name, Ok(heap))), _) => (heap, format!("ion heap {name}")),
+        (Some((name, Err(err))), Some(mask)) => {
+            log::info!("ion heap {name}: {}; using mask {mask:#x}", crate::error::Chain(&err));
+            match by_mask(mask) {
+                Ok(heap) => (heap, format!("ion mask {mask:#x}")),
+                Err(err) => return Opened::Failed(err),
+            }
+        }
+        (Some((_, Err(err))), None) if err.is_not_present() => {
+            return Opened::Absent(err.to_string())
+        }
+        (Some((_, Err(err))), None) => return Opened::Failed(err),
+        (None, Some(mask)) => match by_mask(mask) {
+            Ok(heap) => (heap, format!("ion mask {mask:#x}")),
+            Err(err) => return Opened::Failed(err),
+        },
+        (None, None) => return Opened::Absent("ion heap with neither name nor mask".to_owned()),
+    };
+    Opened::Heap(Arc::new(heap.with_name(board_name).with_caps(caps)), source)
+}
+
+fn fake_script(behaviour: &FakeBehaviour) -> FakeScript {
+    let mut script = FakeScript::new();
+    if let Some(successes) = behaviour.fail_after {
+        script = script.fail_after(u64::from(successes), Errno::from_raw(behaviour.errno.raw()));
+    }
+    if behaviour.delay_ms > 0 {
+        script = script.delay(Duration::from_millis(u64::from(behaviour.delay_ms)));
+    }
+    script
+}
