@@ -1,1 +1,34 @@
-//! `vts_tests`: placeholder; see docs/ARCHITECTURE.md.
+//! `vts_tests`: the allocator conformance suite, run against a *running* service.
+//!
+//! Reproduces what AOSP's allocator AIDL VTS and the allocator-facing parts of the mapper 4.0
+//! and stable-C mapper VTS ask of an `IAllocator` (see `vts-cases.md`), plus what they do not
+//! test and a board bring-up needs (hostile input, zero-fill, leaks, routing against the
+//! board file, exhaustion and fallback, concurrency; see `reliability-tests.md`).
+//!
+//! Structure: [`cases`] holds the registry of [`runner::Case`]s, one module per area;
+//! [`runner::run`] runs the ones a [`glob::Filter`] selects and prints gtest-like lines
+//! ending with `N passed, N failed[, N skipped]`; [`ctx::Ctx`] carries the connection, the
+//! board file and the service process. After every case the runner checks the "nothing lost"
+//! rule (client and service fd counts, service dma-bufs, same service process).
+//!
+//! Must never: reach into service internals. It speaks only the AIDL interface (through
+//! `hal_interface`), reads handles with the published codec, and inspects buffers and the
+//! service process from the outside (mmap, fdinfo, `/proc`).
+
+#![forbid(unsafe_code)]
+
+pub mod call;
+pub mod cases;
+pub mod check;
+pub mod child;
+pub mod ctx;
+pub mod desc;
+pub mod glob;
+pub mod mem;
+pub mod procfs;
+pub mod runner;
+pub mod v1;
+
+pub use ctx::{Ctx, Settings, SetupError};
+pub use glob::Filter;
+pub use runner::{Case, CaseReport, Outcome, Stop, Summary};

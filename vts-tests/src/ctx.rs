@@ -1,0 +1,308 @@
+//! The context every case receives: the connection, the optional board file, the service
+//! process when it is local, and the output.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hal_interface::aidl::IAllocator;
+use hal_interface::transport::{self, Endpoint, TransportError};
+use heaps::dmabuf;
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use rsbinder::Strong;
+use thiserror::Error;
+use usage_map::{ConfigError, UsageMap};
+
+use crate::procfs::{self, Proc};
+use crate::runner::{write_line, Stop};
+
+/// How long the nothing-lost check waits for fds to come back (a server thread closing its end
+/// of a finished connection, a reply's fds being released).
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
+const SETTLE_POLL: Duration = Duration::from_millis(10);
+/// `comm` of the daemon (`gralloc-allocator` cut to the kernel's 15 bytes).
+const DAEMON_COMM: &str = "gralloc-allocat";
+
+/// What the suite is told on the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the service listens.
+    pub endpoint: Endpoint,
+    /// The board file the service was started with, for routing and limit checks.
+    pub board: Option<PathBuf>,
+    /// The service pid; `None` asks for autodetection (peer credentials of the socket, or a
+    /// single process named `gralloc-allocator` for kernel binder).
+    pub service_pid: Option<u32>,
+    /// An executable that understands the hidden child subcommand (see [`crate::child`]);
+    /// `None` skips the second-process check.
+    pub helper_exe: Option<PathBuf>,
+}
+
+/// Why the suite could not start.
+#[derive(Debug, Error)]
+pub enum SetupError {
+    /// No connection to the service.
+    #[error("cannot reach the allocator")]
+    Connect(#[from] TransportError),
+    /// The board file does not load.
+    #[error("cannot load the board file")]
+    Board(#[from] ConfigError),
+    /// The given pid names no readable process.
+    #[error("service pid {pid}: /proc/{pid} is not readable")]
+    Pid {
+        /// The pid.
+        pid: u32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A loaded board file.
+#[derive(Debug)]
+pub struct Board {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The table.
+    pub map: UsageMap,
+}
+
+/// The service process, identified by pid and start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceProcess {
+    /// Its pid.
+    pub pid: u32,
+    start_ticks: u64,
+}
+
+/// Fd counts taken before a case, compared after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ledger {
+    client_fds: Option<usize>,
+    service_fds: Option<usize>,
+    service_dmabufs: Option<usize>,
+}
+
+impl fmt::Display for Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |v: Option<usize>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
+        write!(
+            f,
+            "client fds {}, service fds {}, service dma-bufs {}",
+            show(self.client_fds),
+            show(self.service_fds),
+            show(self.service_dmabufs)
+        )
+    }
+}
+
+/// Everything a case may use.
+pub struct Ctx {
+    endpoint: Endpoint,
+    allocator: Strong<dyn IAllocator>,
+    board: Option<Board>,
+    service: Option<ServiceProcess>,
+    helper_exe: Option<PathBuf>,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx")
+            .field("endpoint", &self.endpoint)
+            .field("board", &self.board.as_ref().map(|b| &b.path))
+            .field("service", &self.service)
+            .field("helper_exe", &self.helper_exe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx {
+    /// Connects, loads the board file and finds the service process.
+    ///
+    /// # Errors
+    /// [`SetupError`] when the service cannot be reached, the board does not load, or a given
+    /// pid is not readable.
+    pub fn new(settings: Settings, out: Box<dyn Write + Send>) -> Result<Ctx, SetupError> {
+        let allocator = transport::connect(&settings.endpoint)?;
+        let board = match settings.board {
+            Some(path) => Some(Board { map: UsageMap::load(&path)?, path }),
+            None => None,
+        };
+        let pid = match settings.service_pid {
+            Some(pid) => Some(pid),
+            None => detect_service_pid(&settings.endpoint),
+        };
+        let service = match pid {
+            Some(pid) => {
+                let start_ticks = procfs::start_ticks(Proc::Pid(pid))
+                    .and_then(|ticks| dmabuf::count_open_fds(Some(pid)).map(|_| ticks))
+                    .map_err(|source| SetupError::Pid { pid, source })?;
+                Some(ServiceProcess { pid, start_ticks })
+            }
+            None => None,
+        };
+        Ok(Ctx {
+            endpoint: settings.endpoint,
+            allocator,
+            board,
+            service,
+            helper_exe: settings.helper_exe,
+            out: Mutex::new(out),
+        })
+    }
+
+    /// The shared connection.
+    pub fn allocator(&self) -> &dyn IAllocator {
+        &*self.allocator
+    }
+
+    /// Another handle on the shared connection, for threads that must own one.
+    pub fn shared_allocator(&self) -> Strong<dyn IAllocator> {
+        self.allocator.clone()
+    }
+
+    /// A new, separate connection (a new RPC session; on kernel binder a new proxy).
+    ///
+    /// # Errors
+    /// A failure when the service cannot be reached.
+    pub fn connect(&self) -> Result<Strong<dyn IAllocator>, Stop> {
+        transport::connect(&self.endpoint).map_err(|e| {
+            Stop::failed(format!("new connection to {}: {}", self.endpoint, chain(&e)))
+        })
+    }
+
+    /// Where the service listens.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The board file, if one was given.
+    pub fn board(&self) -> Option<&Board> {
+        self.board.as_ref()
+    }
+
+    /// The board file, or a skip saying that the case needs one.
+    ///
+    /// # Errors
+    /// [`Stop::Skipped`] without `--board`.
+    pub fn require_board(&self) -> Result<&Board, Stop> {
+        self.board.as_ref().ok_or_else(|| Stop::skipped("needs --board FILE (the service's board)"))
+    }
+
+    /// The service process, when it is local and known.
+    pub fn service(&self) -> Option<ServiceProcess> {
+        self.service
+    }
+
+    /// The executable for second-process checks.
+    pub fn helper_exe(&self) -> Option<&Path> {
+        self.helper_exe.as_deref()
+    }
+
+    /// `unix:... (service pid N)` style description for the header line.
+    pub fn service_description(&self) -> String {
+        match self.service {
+            Some(s) => format!("service pid {}", s.pid),
+            None => "service pid unknown: service-side fd checks off".to_owned(),
+        }
+    }
+
+    /// Prints an indented note under the current case.
+    pub fn note(&self, text: impl fmt::Display) {
+        // Output errors surface on the runner's next line; a note is best effort.
+        let _ = self.line(&format!("    {text}"));
+    }
+
+    /// Writes one output line.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn line(&self, text: &str) -> io::Result<()> {
+        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        write_line(&mut **out, text)
+    }
+
+    /// Current fd counts of client and service.
+    pub fn ledger(&self) -> Ledger {
+        let service = self.service.map(|s| s.pid);
+        Ledger {
+            client_fds: dmabuf::count_open_fds(None).ok(),
+            service_fds: service.and_then(|pid| dmabuf::count_open_fds(Some(pid)).ok()),
+            service_dmabufs: service
+                .and_then(|pid| dmabuf::list_dmabuf_fds(Some(pid)).ok())
+                .map(|fds| fds.len()),
+        }
+    }
+
+    /// Checks that the service is the same process and that neither side holds more fds or
+    /// dma-bufs than in `before`, waiting up to [`SETTLE_TIMEOUT`] for them to come back.
+    ///
+    /// # Errors
+    /// What was lost, with the counts before and after.
+    pub fn check_nothing_lost(&self, before: &Ledger) -> Result<(), String> {
+        self.check_service_alive()?;
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            let now = self.ledger();
+            let grew = |b: Option<usize>, n: Option<usize>| match (b, n) {
+                (Some(b), Some(n)) => n > b,
+                _ => false,
+            };
+            let lost = grew(before.client_fds, now.client_fds)
+                || grew(before.service_fds, now.service_fds)
+                || grew(before.service_dmabufs, now.service_dmabufs);
+            if !lost {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("before: {before}; after: {now}"));
+            }
+            std::thread::sleep(SETTLE_POLL);
+        }
+    }
+
+    /// Fails when the service process is gone or was replaced by another under the same pid.
+    ///
+    /// # Errors
+    /// The reason.
+    pub fn check_service_alive(&self) -> Result<(), String> {
+        let Some(service) = self.service else { return Ok(()) };
+        match procfs::start_ticks(Proc::Pid(service.pid)) {
+            Ok(ticks) if ticks == service.start_ticks => Ok(()),
+            Ok(_) => Err(format!("service pid {} was restarted", service.pid)),
+            Err(e) => Err(format!("service pid {} is gone ({e})", service.pid)),
+        }
+    }
+}
+
+/// The pid of the process listening on a Unix socket endpoint (its peer credentials), or of
+/// the only `gralloc-allocator` process for kernel binder.
+fn detect_service_pid(endpoint: &Endpoint) -> Option<u32> {
+    match endpoint {
+        Endpoint::Unix(path) => {
+            let stream = UnixStream::connect(path).ok()?;
+            let creds = getsockopt(&stream, PeerCredentials).ok()?;
+            u32::try_from(creds.pid()).ok().filter(|&pid| pid != 0)
+        }
+        Endpoint::Binder(_) => match procfs::pids_named(DAEMON_COMM).as_slice() {
+            [pid] => Some(*pid),
+            _ => None,
+        },
+    }
+}
+
+/// An error and its `source()` chain on one line.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
