@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use allocator_service::daemon::{ANDROID_DEFAULT_BOARD, BOARD_PROPERTY};
 use android_bp::{BluePrint, Value};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
@@ -55,6 +56,9 @@ const RENAMED_BINARIES: &[(&str, &str)] = &[("gralloc-allocator", DAEMON_MODULE)
 const INIT_RC: &str = "service/init/android.hardware.graphics.allocator-service.rust.rc";
 const VINTF_XML: &str = "service/init/android.hardware.graphics.allocator-service.rust.xml";
 const FILE_CONTEXTS: &str = "service/init/sepolicy/file_contexts";
+const PROPERTY_CONTEXTS: &str = "service/init/sepolicy/property_contexts";
+/// Sources of the daemon, searched for real-time scheduling calls.
+const SERVICE_SOURCES: &str = "service/src";
 const BOARD_DIR: &str = "usage-map/boards";
 /// The board whose mapper suffix the shipped VINTF fragment declares.
 const REFERENCE_BOARD: &str = "usage-map/boards/hikey960.toml";
@@ -120,6 +124,7 @@ struct Tree {
     init_rc: String,
     vintf_xml: String,
     file_contexts: String,
+    property_contexts: String,
     reference_board: String,
 }
 
@@ -138,6 +143,7 @@ impl Tree {
             init_rc: read(INIT_RC),
             vintf_xml: read(VINTF_XML),
             file_contexts: read(FILE_CONTEXTS),
+            property_contexts: read(PROPERTY_CONTEXTS),
             reference_board: read(REFERENCE_BOARD),
             root,
         }
@@ -1405,6 +1411,16 @@ fn check_init_rc(tree: &Tree) -> Vec<String> {
             service.name
         ));
     }
+    check_board_argument(service, &mut problems);
+    let realtime = uses_realtime_scheduling(&tree.root.join(SERVICE_SOURCES));
+    let sys_nice = service.option("capabilities").any(|o| o.iter().any(|w| w == "SYS_NICE"));
+    if realtime != sys_nice {
+        problems.push(format!(
+            "{INIT_RC}: capabilities SYS_NICE is {}, but the daemon {} real-time scheduling",
+            if sys_nice { "granted" } else { "missing" },
+            if realtime { "uses" } else { "does not use" }
+        ));
+    }
     let daemon_module = tree.blueprint.module(DAEMON_MODULE);
     match daemon_module {
         None => problems.push(format!("Android.bp: no module {DAEMON_MODULE}")),
@@ -1418,6 +1434,32 @@ fn check_init_rc(tree: &Tree) -> Vec<String> {
         }
     }
     problems
+}
+
+/// A `--board` argument is the board property with the daemon's default as fallback, so
+/// init expands it and an unset property still starts the daemon.
+fn check_board_argument(service: &RcService, problems: &mut Vec<String>) {
+    let expected = format!("${{{BOARD_PROPERTY}:-{ANDROID_DEFAULT_BOARD}}}");
+    let board_args: Vec<&[String]> =
+        service.argv.windows(2).filter(|w| w[0] == "--board").collect();
+    match board_args.as_slice() {
+        [] => {}
+        [[_, value]] if *value == expected => {}
+        other => problems.push(format!(
+            "{INIT_RC}: service {} passes --board {:?}, expected --board {expected}",
+            service.name,
+            other.iter().map(|w| w[1].as_str()).collect::<Vec<_>>()
+        )),
+    }
+}
+
+/// Whether the daemon's sources switch to a real-time policy (comments ignored).
+fn uses_realtime_scheduling(dir: &Path) -> bool {
+    rust_sources(dir).iter().filter_map(|p| fs::read_to_string(p).ok()).any(|text| {
+        text.lines().map(|l| l.split("//").next().unwrap_or("")).any(|code| {
+            ["sched_setscheduler", "SCHED_FIFO", "SCHED_RR"].iter().any(|call| code.contains(call))
+        })
+    })
 }
 
 /// The device `file_contexts` labels the installed daemon `hal_graphics_allocator_default_exec`
@@ -1444,6 +1486,20 @@ fn check_file_contexts(tree: &Tree) -> Vec<String> {
         ));
     }
     problems
+}
+
+/// The vendor `property_contexts` gives the daemon's board property a context.
+fn check_property_contexts(tree: &Tree) -> Vec<String> {
+    let declared = tree
+        .property_contexts
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .any(|l| l.split_whitespace().next() == Some(BOARD_PROPERTY));
+    if declared {
+        Vec::new()
+    } else {
+        vec![format!("{PROPERTY_CONTEXTS}: no line for {BOARD_PROPERTY}")]
+    }
 }
 
 /// Soong's `cargo_env_compat` sets CARGO_MANIFEST_DIR to the `Android.bp` directory, not
@@ -1530,6 +1586,11 @@ fn init_rc_starts_the_installed_daemon_as_the_vintf_instance() {
 #[test]
 fn file_contexts_label_the_installed_daemon() {
     assert_no_problems("file_contexts", &check_file_contexts(&Tree::load()));
+}
+
+#[test]
+fn property_contexts_declare_the_board_property() {
+    assert_no_problems("property_contexts", &check_property_contexts(&Tree::load()));
 }
 
 #[test]
@@ -1711,4 +1772,33 @@ fn unlabelled_daemon_path_is_detected() {
         &problems,
         "no literal line labels /vendor/bin/hw/android.hardware.graphics.allocator-service.rust",
     );
+}
+
+#[test]
+fn rc_board_argument_other_than_the_daemon_default_is_detected() {
+    let mut tree = Tree::load();
+    let argument = format!("${{{BOARD_PROPERTY}:-{ANDROID_DEFAULT_BOARD}}}");
+    assert!(
+        tree.init_rc.contains(&argument),
+        "{INIT_RC} lost its --board argument: update this test"
+    );
+    tree.init_rc = tree.init_rc.replacen(&argument, "${ro.vendor.gralloc.board}", 1);
+
+    let problems = check_init_rc(&tree);
+
+    assert_reported(&problems, "passes --board [\"${ro.vendor.gralloc.board}\"]");
+}
+
+#[test]
+fn sys_nice_without_real_time_scheduling_is_detected() {
+    let mut tree = Tree::load();
+    tree.init_rc = tree.init_rc.replacen(
+        "    user system\n",
+        "    user system\n    capabilities SYS_NICE\n",
+        1,
+    );
+
+    let problems = check_init_rc(&tree);
+
+    assert_reported(&problems, "capabilities SYS_NICE is granted, but the daemon does not use");
 }
