@@ -142,13 +142,13 @@ impl Allocator {
             let (fd, heap_name) = self.allocate_one(&plan, len)?;
             let dmabuf_name = if name.is_empty() { heap_name } else { &name };
             dmabuf::set_name_best_effort(fd.as_fd(), dmabuf_name);
-            let stat = nix::sys::stat::fstat(&fd).map_err(AllocError::BufferId)?;
+            let buffer_id = dmabuf::inode(fd.as_fd()).map_err(AllocError::BufferId)?;
             // The last buffer takes the template itself: one handle allocation per buffer.
             let mut handle = match template.as_ref() {
                 Some(t) if index.saturating_add(1) < count => t.clone(),
                 _ => template.take().unwrap_or_else(|| template_handle(&request, &layout)),
             };
-            handle.buffer_id = inode(&stat);
+            handle.buffer_id = buffer_id;
             dmabuf::truncate_name(heap_name).clone_into(&mut handle.heap);
             buffers.push((handle, fd));
         }
@@ -270,9 +270,4 @@ fn template_handle(request: &Request, layout: &Layout) -> BufferHandle {
         reserved_offset: layout.reserved_offset(),
         reserved_size: layout.reserved_size(),
     }
-}
-
-#[allow(clippy::useless_conversion)] // st_ino is u64 on some targets, narrower on others
-fn inode(stat: &nix::sys::stat::FileStat) -> u64 {
-    u64::from(stat.st_ino)
 }
