@@ -1285,6 +1285,13 @@ fn parse_vintf(xml: &str, problems: &mut Vec<String>) -> Option<Vintf> {
 fn check_vintf(tree: &Tree) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(vintf) = parse_vintf(&tree.vintf_xml, &mut problems) else { return problems };
+    if vintf.allocator_instance != hal_interface::transport::SERVICE_NAME {
+        problems.push(format!(
+            "{VINTF_XML}: declares {}, but the daemon registers {}",
+            vintf.allocator_instance,
+            hal_interface::transport::SERVICE_NAME
+        ));
+    }
     let board: toml::Table = match toml::from_str(&tree.reference_board) {
         Ok(t) => t,
         Err(e) => {
@@ -1801,4 +1808,18 @@ fn sys_nice_without_real_time_scheduling_is_detected() {
     let problems = check_init_rc(&tree);
 
     assert_reported(&problems, "capabilities SYS_NICE is granted, but the daemon does not use");
+}
+
+#[test]
+fn vintf_instance_other_than_the_registered_name_is_detected() {
+    let mut tree = Tree::load();
+    tree.vintf_xml =
+        tree.vintf_xml.replacen("<fqname>IAllocator/default<", "<fqname>IAllocator/other<", 1);
+
+    let problems = check_vintf(&tree);
+
+    assert_reported(
+        &problems,
+        "but the daemon registers android.hardware.graphics.allocator.IAllocator/default",
+    );
 }
