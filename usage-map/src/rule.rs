@@ -551,3 +551,68 @@ impl fmt::Display for RuleRef<'_> {
         write!(f, "rules[{}] {:?}", self.index, self.name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hal_interface::usage::bits;
+
+    #[test]
+    fn format_index_is_the_position_in_all() {
+        for (i, &format) in Format::ALL.iter().enumerate() {
+            assert_eq!(format_index(format), Some(i), "{format}");
+        }
+    }
+
+    #[test]
+    fn cpu_none_allows_only_never_never() {
+        let none = CpuMatch::new(Some(CpuMode::None), CpuSet::ALL, CpuSet::ALL);
+        assert!(none.matches(Usage::from_bits(bits::GPU_TEXTURE)));
+        assert!(!none.matches(Usage::from_bits(bits::CPU_READ_RARELY)));
+        assert!(!none.matches(Usage::from_bits(bits::CPU_WRITE_OFTEN)));
+    }
+
+    #[test]
+    fn cpu_any_requires_some_access_and_lists_restrict_each_field() {
+        let any = CpuMatch::new(Some(CpuMode::Any), CpuSet::ALL, CpuSet::ALL);
+        assert!(!any.matches(Usage::NONE));
+        assert!(any.matches(Usage::from_bits(bits::CPU_WRITE_RARELY)));
+        let mut often = CpuSet::empty();
+        often.insert(CpuAccess::Often);
+        let readers = CpuMatch::new(None, often, CpuSet::ALL);
+        assert!(readers.matches(Usage::from_bits(bits::CPU_READ_OFTEN | bits::CPU_WRITE_RARELY)));
+        assert!(!readers.matches(Usage::from_bits(bits::CPU_READ_RARELY)));
+    }
+
+    #[test]
+    fn match_checks_every_condition() {
+        let mut formats = FormatSet::empty();
+        formats.insert(Format::Rgba8888);
+        let m = Match {
+            all: bits::COMPOSER_CLIENT_TARGET,
+            any: bits::GPU_RENDER_TARGET | bits::GPU_TEXTURE,
+            none: bits::VIDEO_ENCODER,
+            cpu: None,
+            formats: Some(formats),
+            width: (16, 4096),
+            height: (16, 4096),
+        };
+        let ok = Usage::from_bits(bits::COMPOSER_CLIENT_TARGET | bits::GPU_TEXTURE);
+        assert!(m.matches(ok, Format::Rgba8888, 1920, 1080));
+        assert!(!m.matches(ok.with(bits::VIDEO_ENCODER), Format::Rgba8888, 1920, 1080));
+        assert!(!m.matches(
+            Usage::from_bits(bits::COMPOSER_CLIENT_TARGET),
+            Format::Rgba8888,
+            64,
+            64
+        ));
+        assert!(!m.matches(ok, Format::Rgbx8888, 64, 64));
+        assert!(!m.matches(ok, Format::Rgba8888, 8192, 64));
+        assert!(!m.matches(ok, Format::Rgba8888, 64, 8));
+        assert_eq!(
+            m.mismatches(Usage::NONE, Format::Yv12, 8, 5000).len(),
+            5,
+            "missing all, none of any, format, width below, height above"
+        );
+    }
+}
