@@ -115,10 +115,21 @@ impl Fixture {
     }
 }
 
+impl Drop for Fixture {
+    /// B8: no request ever broke the heap contract (len a page multiple, within the cap).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.first.assert_no_violations();
+            self.second.assert_no_violations();
+        }
+    }
+}
+
 pub fn fixture() -> Fixture {
     let map = board();
-    let first = Arc::new(FakeHeap::new("first").unwrap());
-    let second = Arc::new(FakeHeap::new("second").unwrap());
+    // B8: the fakes record any request that is not a page multiple or is above the cap.
+    let first = Arc::new(FakeHeap::new("first").unwrap().with_max_len(MAX_BYTES_PER_BUFFER));
+    let second = Arc::new(FakeHeap::new("second").unwrap().with_max_len(MAX_BYTES_PER_BUFFER));
     let mut table = HeapTable::empty(&map);
     table.insert(&map, "first", Arc::clone(&first) as Arc<dyn Heap>).unwrap();
     table.insert(&map, "second", Arc::clone(&second) as Arc<dyn Heap>).unwrap();
@@ -199,6 +210,7 @@ pub fn assert_allocation_ok(allocation: &Allocation, count: usize) {
         assert!(dmabuf::FdInfo::read(fd.as_fd()).unwrap().is_cloexec());
         assert_eq!(u32::try_from(allocation.stride).unwrap(), handle.stride_pixels);
         let ints = handle.encode_ints().expect("handle encodes");
+        assert!(ints.len() <= 1024, "NATIVE_HANDLE_MAX_INTS");
         let decoded = hal_interface::BufferHandle::decode_parts(1, &ints).expect("decodes");
         assert_eq!(&decoded, handle);
     }
