@@ -5,8 +5,9 @@
 //! UNSPECIFIED format, negative `reservedSize`), then permanent refusals (`UNSUPPORTED`):
 //! unknown format, undefined usage (undefined CPU field values, reserved bits, vendor bits the
 //! board does not claim), options, format/usage combinations, and the board's limits on
-//! width, height and reserved size. Size and count caps need the layout and are checked by
-//! the allocator, still before any heap is touched.
+//! width (not for BLOB and RAW_OPAQUE, whose width is a byte count), height and reserved
+//! size. Size and count caps need the layout and are checked by the allocator, still before
+//! any heap is touched.
 //!
 //! Additional options: only `android.hardware.graphics.common.Dataspace` is accepted (as
 //! minigbm does), once, with a value that fits the AIDL `int` enum; its value is kept in the
@@ -277,8 +278,10 @@ fn check_combination(image: &Image) -> Result<(), Unsupported> {
 
 fn check_limits(image: &Image, limits: &Limits) -> Result<(), AllocError> {
     let over = |cap, value: u64, limit: u64| Err(AllocError::OverCap { cap, value, limit });
-    // A BLOB's width is a byte count, bounded by the per-buffer size cap only.
-    if image.format != Format::Blob && image.width > limits.max_width {
+    // BLOB and RAW_OPAQUE widths are byte counts (the camera framework allocates both as
+    // `size x 1`), bounded by the per-buffer size cap only.
+    let width_is_bytes = matches!(image.format, Format::Blob | Format::RawOpaque);
+    if !width_is_bytes && image.width > limits.max_width {
         return over(Cap::Width, image.width.into(), limits.max_width.into());
     }
     if image.height > limits.max_height {

@@ -291,8 +291,9 @@ fn dimensions_above_the_board_limits_are_unsupported() {
     assert!(matches!(err, AllocError::OverCap { cap: Cap::Width, .. }), "{err}");
     let err = refused(&fx, &desc(1, 16385, Format::R8, CPU_RW), UNSUPPORTED);
     assert!(matches!(err, AllocError::OverCap { cap: Cap::Height, .. }), "{err}");
-    // A BLOB's width is bytes: only the size caps apply.
+    // BLOB and RAW_OPAQUE widths are byte counts: only the size caps apply.
     accepted(&fx, &desc(1 << 20, 1, Format::Blob, CPU_RW));
+    accepted(&fx, &desc(1 << 20, 1, Format::RawOpaque, CPU_RW));
 }
 
 #[test]
