@@ -1,0 +1,272 @@
+//! `gralloc alloc` and `gralloc is-supported`.
+
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hal_interface::aidl::NativeHandle;
+use hal_interface::format::RawFormat;
+use hal_interface::transport::{self, Endpoint};
+use hal_interface::{BufferHandle, Usage, UsageFlag};
+use heaps::dmabuf::{self, FdKind, Mapping, SyncDirection, SyncPhase};
+use serde_json::{json, Value};
+
+use super::{write_out, AllocArgs, CliError, DescriptorArgs};
+
+/// What the client learned about one received buffer.
+#[derive(Debug)]
+struct Received {
+    handle: BufferHandle,
+    /// Where the memory really came from: the dma-buf exporter (fdinfo `exp_name`) or
+    /// `memfd`.
+    exporter: String,
+    /// The dma-buf or memfd name.
+    buffer_name: Option<String>,
+    /// Size of the fd in bytes (`lseek` to the end).
+    fd_size: Option<u64>,
+}
+
+pub(super) fn alloc(
+    endpoint: &Endpoint,
+    args: &AllocArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let allocator = transport::connect(endpoint)?;
+    let reply = allocator
+        .allocate2(&args.descriptor.descriptor(), args.count)
+        .map_err(|status| CliError::from_status("allocate2", status))?;
+    let received = reply
+        .buffers
+        .iter()
+        .enumerate()
+        .map(|(index, native)| inspect(index, native))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = if args.json {
+        let mut text =
+            serde_json::to_string_pretty(&json_report(endpoint, reply.stride, &received))
+                .map_err(|err| CliError::BadReply(format!("cannot render JSON: {err}")))?;
+        text.push('\n');
+        text
+    } else {
+        text_report(reply.stride, &received)
+    };
+    write_out(out, &report)?;
+    if let Some(seconds) = args.hold {
+        hold(&reply.buffers, &received, Duration::from_secs(seconds))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn is_supported(
+    endpoint: &Endpoint,
+    args: &DescriptorArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let allocator = transport::connect(endpoint)?;
+    let supported = allocator
+        .isSupported(&args.descriptor())
+        .map_err(|status| CliError::from_status("isSupported", status))?;
+    write_out(out, if supported { "true\n" } else { "false\n" })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn first_fd(index: usize, native: &NativeHandle) -> Result<BorrowedFd<'_>, CliError> {
+    native
+        .fds
+        .first()
+        .map(AsFd::as_fd)
+        .ok_or_else(|| CliError::BadReply(format!("buffer {index}: handle carries no fd")))
+}
+
+fn inspect(index: usize, native: &NativeHandle) -> Result<Received, CliError> {
+    let handle = BufferHandle::decode(native)
+        .map_err(|err| CliError::BadReply(format!("buffer {index}: {err}")))?;
+    let fd = first_fd(index, native)?;
+    let kind = dmabuf::fd_kind(fd).map_err(|source| CliError::Io {
+        what: format!("buffer {index}: reading /proc/self/fd"),
+        source,
+    })?;
+    let (exporter, buffer_name) = match kind {
+        FdKind::DmaBuf { exporter, name } => {
+            (exporter.unwrap_or_else(|| "dmabuf".to_owned()), name)
+        }
+        FdKind::Memfd { name } => ("memfd".to_owned(), Some(name)),
+        FdKind::Other { link } => {
+            return Err(CliError::BadReply(format!("buffer {index}: fd is not a buffer ({link})")))
+        }
+    };
+    Ok(Received { handle, exporter, buffer_name, fd_size: dmabuf::size_of(fd).ok() })
+}
+
+fn text_report(stride: i32, buffers: &[Received]) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!("stride: {stride} pixels\nbuffers: {}\n", buffers.len());
+    for (index, b) in buffers.iter().enumerate() {
+        let h = &b.handle;
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            text,
+            "buffer {index}: from {} (handle heap {:?}, name {:?}), fd size {}",
+            b.exporter,
+            h.heap,
+            b.buffer_name.as_deref().unwrap_or(""),
+            b.fd_size.map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+        );
+        let _ = writeln!(
+            text,
+            "  {}x{} layers {} format {} usage {}",
+            h.width,
+            h.height,
+            h.layers,
+            RawFormat(h.format),
+            Usage::from_bits(h.usage)
+        );
+        let _ = writeln!(
+            text,
+            "  stride {} px / {} bytes, allocation {} bytes, buffer id {}",
+            h.stride_pixels, h.stride_bytes, h.alloc_size, h.buffer_id
+        );
+        if h.reserved_size > 0 {
+            let _ = writeln!(
+                text,
+                "  reserved region {} bytes at offset {}",
+                h.reserved_size, h.reserved_offset
+            );
+        }
+        for (i, p) in h.planes.iter().enumerate() {
+            let _ = writeln!(
+                text,
+                "  plane {i}: {:?} offset {} stride {} bytes size {} subsampling {}x{}",
+                p.component, p.offset, p.stride_bytes, p.size, p.h_subsampling, p.v_subsampling
+            );
+        }
+    }
+    text
+}
+
+fn json_report(endpoint: &Endpoint, stride: i32, buffers: &[Received]) -> Value {
+    let buffers: Vec<Value> = buffers
+        .iter()
+        .map(|b| {
+            let h = &b.handle;
+            let planes: Vec<Value> = h
+                .planes
+                .iter()
+                .map(|p| {
+                    json!({
+                        "component": format!("{:?}", p.component),
+                        "offset": p.offset,
+                        "stride_bytes": p.stride_bytes,
+                        "size": p.size,
+                        "h_subsampling": p.h_subsampling,
+                        "v_subsampling": p.v_subsampling,
+                    })
+                })
+                .collect();
+            json!({
+                "exporter": b.exporter,
+                "buffer_name": b.buffer_name,
+                "fd_size": b.fd_size,
+                "handle": {
+                    "width": h.width,
+                    "height": h.height,
+                    "layers": h.layers,
+                    "format": h.format,
+                    "format_name": RawFormat(h.format).to_string(),
+                    "usage": h.usage,
+                    "usage_names": Usage::from_bits(h.usage).to_string(),
+                    "stride_pixels": h.stride_pixels,
+                    "stride_bytes": h.stride_bytes,
+                    "alloc_size": h.alloc_size,
+                    "buffer_id": h.buffer_id,
+                    "heap": h.heap,
+                    "reserved_offset": h.reserved_offset,
+                    "reserved_size": h.reserved_size,
+                    "planes": planes,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "endpoint": endpoint.to_string(),
+        "stride": stride,
+        "count": buffers.len(),
+        "buffers": buffers,
+    })
+}
+
+/// The byte the hold pattern puts at `offset` of buffer `index` (period 251, a prime, so
+/// page-sized shifts show up).
+fn pattern_byte(index: usize, offset: usize) -> u8 {
+    let low = u8::try_from(offset % 251).unwrap_or(0);
+    low ^ u8::try_from(index % 256).unwrap_or(0)
+}
+
+/// Maps each buffer, writes the pattern, waits, then checks the pattern is intact (the
+/// buffers must survive whatever happens to the service meanwhile).
+fn hold(
+    natives: &[NativeHandle],
+    received: &[Received],
+    duration: Duration,
+) -> Result<(), CliError> {
+    let mut mappings = Vec::with_capacity(natives.len());
+    for (index, (native, info)) in natives.iter().zip(received).enumerate() {
+        if Usage::from_bits(info.handle.usage).has(UsageFlag::Protected) {
+            eprintln!("gralloc: buffer {index} is PROTECTED: held without mapping");
+            continue;
+        }
+        let fd = first_fd(index, native)?;
+        let len = info.fd_size.unwrap_or(info.handle.alloc_size);
+        let io = |what: &str, errno: nix::errno::Errno| CliError::Io {
+            what: format!("buffer {index}: {what}"),
+            source: errno.into(),
+        };
+        let len = usize::try_from(len).map_err(|_| io("size", nix::errno::Errno::EOVERFLOW))?;
+        let mut mapping = Mapping::new(fd, len, true).map_err(|e| io("mmap", e))?;
+        let is_dmabuf = info.exporter != "memfd";
+        if is_dmabuf {
+            dmabuf::sync(fd, SyncDirection::Write, SyncPhase::Start).map_err(|e| io("sync", e))?;
+        }
+        if let Some(bytes) = mapping.as_mut_slice() {
+            for (offset, byte) in bytes.iter_mut().enumerate() {
+                *byte = pattern_byte(index, offset);
+            }
+        }
+        if is_dmabuf {
+            dmabuf::sync(fd, SyncDirection::Write, SyncPhase::End).map_err(|e| io("sync", e))?;
+        }
+        mappings.push((index, mapping));
+    }
+    eprintln!(
+        "gralloc: holding {} buffers ({} mapped) for {} s",
+        natives.len(),
+        mappings.len(),
+        duration.as_secs()
+    );
+    std::thread::sleep(duration);
+    for (index, mapping) in &mappings {
+        if let Some(offset) = mapping
+            .as_slice()
+            .iter()
+            .enumerate()
+            .position(|(offset, &byte)| byte != pattern_byte(*index, offset))
+        {
+            return Err(CliError::PatternChanged { index: *index, offset });
+        }
+    }
+    eprintln!("gralloc: pattern intact in {} mapped buffers", mappings.len());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pattern_differs_between_buffers_and_pages() {
+        assert_ne!(pattern_byte(0, 1), pattern_byte(1, 1));
+        assert_ne!(pattern_byte(0, 1), pattern_byte(0, 4097));
+        assert_eq!(pattern_byte(3, 251), pattern_byte(3, 0));
+    }
+}

@@ -1,0 +1,340 @@
+//! The `gralloc-allocator` daemon: options, start-up, serving and shutdown.
+//!
+//! Start-up order: block the shutdown signals (before any thread exists, so every thread
+//! inherits the mask and only the main thread's `sigwait` sees them), load the board file
+//! (an invalid one is fatal: the daemon never serves a guessed table), probe the kernel heaps
+//! and open the board's heaps (both log what they find), serve, then print one readiness line to
+//! stderr: `gralloc-allocator: serving <endpoint> (board <name>)`.
+//!
+//! Signals: SIGTERM and SIGINT stop the server and print the per-heap statistics, exit 0;
+//! SIGUSR1 logs the statistics and keeps serving.
+//!
+//! Exit codes: 0 clean shutdown, 1 start-up failure (logged with its location), 64 bad
+//! command-line arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use hal_interface::transport::{Endpoint, TransportError};
+use nix::sys::signal::{SigSet, Signal};
+use thiserror::Error;
+use usage_map::{ConfigError, UsageMap};
+
+use crate::allocator::Allocator;
+use crate::dump::{self, DumpListener};
+use crate::error::Chain;
+use crate::logging;
+use crate::startup::{self, StartupError};
+
+/// Unix socket used when neither `--socket` nor `--binder` is given and no kernel binder
+/// device exists.
+pub const DEFAULT_SOCKET: &str = "/tmp/gralloc-allocator.sock";
+
+/// Kernel binder devices whose presence makes kernel binder the default transport.
+pub const KERNEL_BINDER_DEVICES: [&str; 2] = ["/dev/binderfs/binder", "/dev/binder"];
+
+/// Default thread-pool size (minigbm, Pixel and the HIDL passthrough all use 4).
+pub const DEFAULT_THREADS: u16 = 4;
+
+/// Android system property naming the board file: a path, or a bare board name looked up as
+/// `/vendor/etc/gralloc/<name>.toml`.
+pub const BOARD_PROPERTY: &str = "ro.vendor.gralloc.board";
+
+/// Where Android board files are installed.
+pub const ANDROID_BOARD_DIR: &str = "/vendor/etc/gralloc";
+
+/// Board file used on Android when neither `--board` nor the property names one.
+pub const ANDROID_DEFAULT_BOARD: &str = "/vendor/etc/gralloc/board.toml";
+
+/// `gralloc-allocator`: the Android graphics allocator service (IAllocator V2).
+#[derive(Debug, Parser)]
+#[command(name = "gralloc-allocator", version, about, max_term_width = 100)]
+pub struct DaemonArgs {
+    /// Board file (usage-map TOML). Required off Android; on Android the default is the file
+    /// named by the system property ro.vendor.gralloc.board (a path, or NAME for
+    /// /vendor/etc/gralloc/NAME.toml), else /vendor/etc/gralloc/board.toml.
+    #[arg(long, value_name = "FILE")]
+    pub board: Option<PathBuf>,
+
+    /// Serve on a unix socket at PATH (binder over a socket, with fd passing).
+    /// [default: kernel binder when /dev/binderfs/binder or /dev/binder exists, else
+    /// /tmp/gralloc-allocator.sock]
+    #[arg(long, value_name = "PATH", conflicts_with = "binder")]
+    pub socket: Option<PathBuf>,
+
+    /// Serve on kernel binder, registering with the service manager; DEVICE defaults to
+    /// /dev/binderfs/binder, else /dev/binder.
+    #[arg(long, value_name = "DEVICE", num_args = 0..=1, require_equals = false)]
+    pub binder: Option<Option<PathBuf>>,
+
+    /// Binder thread-pool size.
+    #[arg(long, default_value_t = DEFAULT_THREADS, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
+
+    /// Log level: off, error, warn, info, debug or trace [default: $GRALLOC_LOG, else info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// Why the daemon could not start or keep serving.
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    /// No `--board` off Android.
+    #[error("no board file: pass --board FILE (e.g. usage-map/boards/host.toml)")]
+    NoBoard,
+    /// The board file does not load; the daemon never serves a guessed table.
+    #[error("invalid board file")]
+    Board(#[source] ConfigError),
+    /// Opening the board's heaps failed.
+    #[error("cannot open the board's heaps")]
+    Startup(#[source] StartupError),
+    /// The socket path cannot be made absolute.
+    #[error("socket path {path}")]
+    SocketPath {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] TransportError),
+    /// The dump socket could not be bound.
+    #[error("cannot bind the dump socket {path}")]
+    DumpSocket {
+        /// Its path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Blocking or waiting for signals failed.
+    #[error("signal handling")]
+    Signals(#[source] nix::errno::Errno),
+}
+
+/// The endpoint a client or the daemon uses when none is given: kernel binder when a
+/// binder device exists, else [`DEFAULT_SOCKET`].
+pub fn default_endpoint() -> Endpoint {
+    if KERNEL_BINDER_DEVICES.iter().any(|d| Path::new(d).exists()) {
+        Endpoint::Binder(None)
+    } else {
+        Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET))
+    }
+}
+
+/// The endpoint `args` ask for (a relative socket path is made absolute).
+///
+/// # Errors
+/// [`DaemonError::SocketPath`] when the current directory cannot be read.
+pub fn endpoint_of(args: &DaemonArgs) -> Result<Endpoint, DaemonError> {
+    if let Some(path) = &args.socket {
+        let absolute = std::path::absolute(path)
+            .map_err(|source| DaemonError::SocketPath { path: path.clone(), source })?;
+        return Ok(Endpoint::Unix(absolute));
+    }
+    if let Some(device) = &args.binder {
+        return Ok(Endpoint::Binder(device.clone()));
+    }
+    Ok(default_endpoint())
+}
+
+/// The Android board path for a value of [`BOARD_PROPERTY`] (`None` or empty when unset).
+pub fn board_from_property(value: Option<&str>) -> PathBuf {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(path) if path.contains('/') => PathBuf::from(path),
+        Some(name) => Path::new(ANDROID_BOARD_DIR).join(format!("{name}.toml")),
+        None => PathBuf::from(ANDROID_DEFAULT_BOARD),
+    }
+}
+
+/// The board file to load.
+///
+/// # Errors
+/// [`DaemonError::NoBoard`] off Android without `--board`.
+fn board_path(args: &DaemonArgs) -> Result<PathBuf, DaemonError> {
+    if let Some(path) = &args.board {
+        return Ok(path.clone());
+    }
+    if cfg!(target_os = "android") {
+        let value = read_android_property(BOARD_PROPERTY);
+        return Ok(board_from_property(value.as_deref()));
+    }
+    Err(DaemonError::NoBoard)
+}
+
+/// Reads a system property with the vendor `getprop` (there is no libcutils binding here).
+/// The preferred set-up passes `--board ${ro.vendor.gralloc.board}` from the init `.rc`,
+/// which init expands without any exec.
+fn read_android_property(name: &str) -> Option<String> {
+    for getprop in ["/vendor/bin/getprop", "/system/bin/getprop"] {
+        match std::process::Command::new(getprop).arg(name).output() {
+            Ok(output) if output.status.success() => {
+                return Some(String::from_utf8_lossy(&output.stdout).trim().to_owned());
+            }
+            Ok(output) => log::debug!("{getprop} {name}: {}", output.status),
+            Err(err) => log::debug!("{getprop} {name}: {err}"),
+        }
+    }
+    None
+}
+
+/// Parses the command line and runs the daemon; the body of `gralloc-allocator`'s `main`.
+pub fn main() -> ExitCode {
+    let args = match DaemonArgs::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            let _printed = err.print();
+            return ExitCode::from(if err.use_stderr() { 64 } else { 0 });
+        }
+    };
+    let level = match logging::choose_level(args.log_level.as_deref()) {
+        Ok(level) => level,
+        Err(err) => {
+            eprintln!("gralloc-allocator: {err}");
+            return ExitCode::from(64);
+        }
+    };
+    logging::init(level);
+    logging::install_panic_hook();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if log::log_enabled!(log::Level::Error) {
+                log::error!("{}", Chain(&err));
+            } else {
+                eprintln!("gralloc-allocator: {}", Chain(&err));
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts the service and serves until SIGTERM or SIGINT.
+///
+/// # Errors
+/// Any [`DaemonError`] of start-up; serving itself only ends on a signal.
+pub fn run(args: &DaemonArgs) -> Result<(), DaemonError> {
+    let signals = block_shutdown_signals()?;
+    let board = board_path(args)?;
+    let map = UsageMap::load(&board).map_err(DaemonError::Board)?;
+    let board_name = map.board_name().to_owned();
+    log::info!(
+        "board {board_name:?} from {}: {} heaps, {} rules, mapper suffix {:?}",
+        board.display(),
+        map.heaps().len(),
+        map.rules().len(),
+        map.mapper_suffix()
+    );
+    // `heaps::probe` and `open_heaps` log each device and heap themselves (info).
+    let probe = heaps::probe();
+    let (table, report) = startup::open_heaps(&map, &probe).map_err(DaemonError::Startup)?;
+    let opened: Vec<&str> = report.opened().collect();
+    log::info!("heaps opened: {} of {} [{}]", opened.len(), report.heaps.len(), opened.join(", "));
+    let allocator = Arc::new(Allocator::new(map, table));
+    let endpoint = endpoint_of(args)?;
+    let server =
+        crate::binder::serve(&endpoint, Arc::clone(&allocator), usize::from(args.threads))?;
+    let dump_listener = match &endpoint {
+        Endpoint::Unix(path) => {
+            let path = dump::dump_socket_path(path);
+            let render: dump::Render = {
+                let allocator = Arc::clone(&allocator);
+                let board_name = board_name.clone();
+                Arc::new(move || format!("board {board_name}\n{}\n", allocator.stats()))
+            };
+            let listener = DumpListener::bind(&path, render)
+                .map_err(|source| DaemonError::DumpSocket { path, source })?;
+            log::info!("dump socket {}", listener.path().display());
+            Some(listener)
+        }
+        Endpoint::Binder(_) => None,
+    };
+    eprintln!("gralloc-allocator: serving {endpoint} (board {board_name})");
+    let signal = loop {
+        match signals.wait().map_err(DaemonError::Signals)? {
+            Signal::SIGUSR1 => {
+                for line in allocator.stats().to_string().lines() {
+                    log::info!("stats: {line}");
+                }
+            }
+            other => break other,
+        }
+    };
+    log::info!("{signal}: shutting down");
+    drop(dump_listener);
+    server.stop();
+    let stats = allocator.stats().to_string();
+    eprintln!("gralloc-allocator: stopped on {signal}; per-heap statistics:\n{stats}");
+    if cfg!(target_os = "android") {
+        for line in stats.lines() {
+            log::info!("stats: {line}");
+        }
+    }
+    Ok(())
+}
+
+/// Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread (and so in every thread it
+/// spawns later) and returns the set to `wait` on.
+fn block_shutdown_signals() -> Result<SigSet, DaemonError> {
+    let mut set = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1] {
+        set.add(signal);
+    }
+    set.thread_block().map_err(DaemonError::Signals)?;
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_property_names_a_path_or_a_board() {
+        assert_eq!(board_from_property(None), PathBuf::from(ANDROID_DEFAULT_BOARD));
+        assert_eq!(board_from_property(Some(" ")), PathBuf::from(ANDROID_DEFAULT_BOARD));
+        assert_eq!(
+            board_from_property(Some("hikey960")),
+            PathBuf::from("/vendor/etc/gralloc/hikey960.toml")
+        );
+        assert_eq!(
+            board_from_property(Some("/odm/etc/gralloc/x.toml")),
+            PathBuf::from("/odm/etc/gralloc/x.toml")
+        );
+    }
+
+    #[test]
+    fn options_select_the_endpoint() {
+        let parse = |argv: &[&str]| DaemonArgs::try_parse_from(argv).unwrap();
+        let args = parse(&["gralloc-allocator", "--socket", "rel.sock"]);
+        match endpoint_of(&args).unwrap() {
+            Endpoint::Unix(path) => {
+                assert!(path.is_absolute());
+                assert!(path.ends_with("rel.sock"));
+            }
+            other => panic!("unexpected {other}"),
+        }
+        let args = parse(&["gralloc-allocator", "--binder"]);
+        assert_eq!(endpoint_of(&args).unwrap(), Endpoint::Binder(None));
+        let args = parse(&["gralloc-allocator", "--binder", "/dev/binderfs/x"]);
+        assert_eq!(endpoint_of(&args).unwrap(), Endpoint::Binder(Some("/dev/binderfs/x".into())));
+        assert_eq!(parse(&["gralloc-allocator"]).threads, 4);
+        assert!(DaemonArgs::try_parse_from(["gralloc-allocator", "--threads", "0"]).is_err());
+        assert!(
+            DaemonArgs::try_parse_from(["gralloc-allocator", "--socket", "a", "--binder"]).is_err()
+        );
+    }
+
+    #[test]
+    fn a_board_is_required_off_android() {
+        let args = DaemonArgs::try_parse_from(["gralloc-allocator"]).unwrap();
+        if cfg!(target_os = "android") {
+            assert!(board_path(&args).is_ok());
+        } else {
+            assert!(matches!(board_path(&args), Err(DaemonError::NoBoard)));
+        }
+    }
+}
