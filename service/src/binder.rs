@@ -17,7 +17,7 @@
 //!
 //! `dump` (`DUMP` transaction, kernel binder: `dumpsys`, `gralloc dump`) writes the per-heap
 //! statistics, bounded by [`dump::MAX_DUMP_BYTES`], to root, the daemon's own uid and (on
-//! Android) the shell; others get one refusal line.
+//! Android) the shell; others get `PERMISSION_DENIED` and nothing is written to their fd.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -215,17 +215,17 @@ impl std::fmt::Display for DescribedV1<'_> {
 impl Interface for AllocatorService {
     fn dump(&self, writer: &mut dyn Write, _args: &[String]) -> rsbinder::Result<()> {
         let caller = Caller::current();
-        log::debug!("dump for {caller}");
-        let text = if dump::may_read_dump(caller.uid) {
-            dump::bounded(format!(
-                "board {}\n{}\n",
-                self.allocator.map().board_name(),
-                self.allocator.stats()
-            ))
-        } else {
+        if !dump::may_read_dump(caller.uid) {
+            // Nothing is written: a caller-supplied fd (a full pipe) could block this thread.
             log::warn!("dump refused to {caller}");
-            "permission denied: dump is for root and the service's uid\n".to_owned()
-        };
+            return Err(rsbinder::StatusCode::PermissionDenied);
+        }
+        log::debug!("dump for {caller}");
+        let text = dump::bounded(format!(
+            "board {}\n{}\n",
+            self.allocator.map().board_name(),
+            self.allocator.stats()
+        ));
         // A reader that went away is its own problem; the transaction still succeeds.
         if let Err(err) = writer.write_all(text.as_bytes()).and_then(|()| writer.flush()) {
             log::debug!("dump for {caller}: {err}");

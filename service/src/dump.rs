@@ -13,7 +13,7 @@
 //! [`MAX_DUMP_BYTES`].
 
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,9 +79,15 @@ impl DumpListener {
     /// The bind, chmod or thread-spawn error.
     pub fn bind(path: &Path, render: Render) -> io::Result<Self> {
         // A live daemon on the same path already refused the main socket before we get here,
-        // so whatever file is left is stale.
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
+        // so a socket left there is stale; anything else is not ours to delete.
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)?,
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a file that is not a socket is in the way",
+                ))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
@@ -186,6 +192,16 @@ mod tests {
         drop(listener);
         assert!(!path.exists());
         assert!(fetch(&socket).is_err());
+    }
+
+    #[test]
+    fn a_regular_file_in_the_way_is_not_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sock.dump");
+        std::fs::write(&path, "keep").unwrap();
+        let err = DumpListener::bind(&path, Arc::new(String::new)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep");
     }
 
     #[test]
