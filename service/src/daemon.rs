@@ -38,23 +38,21 @@ pub const KERNEL_BINDER_DEVICES: [&str; 2] = ["/dev/binderfs/binder", "/dev/bind
 /// Default thread-pool size (minigbm, Pixel and the HIDL passthrough all use 4).
 pub const DEFAULT_THREADS: u16 = 4;
 
-/// Android system property naming the board file: a path, or a bare board name looked up as
-/// `/vendor/etc/gralloc/<name>.toml`.
+/// Android system property naming the board file (a path). Init reads it, not the daemon:
+/// the `.rc` passes `--board ${ro.vendor.gralloc.board:-/vendor/etc/gralloc/board.toml}`,
+/// which init expands at start, so the daemon's domain needs no property access or exec.
 pub const BOARD_PROPERTY: &str = "ro.vendor.gralloc.board";
 
-/// Where Android board files are installed.
-pub const ANDROID_BOARD_DIR: &str = "/vendor/etc/gralloc";
-
-/// Board file used on Android when neither `--board` nor the property names one.
+/// Board file used on Android when `--board` is absent (the same default the `.rc` gives).
 pub const ANDROID_DEFAULT_BOARD: &str = "/vendor/etc/gralloc/board.toml";
 
 /// `gralloc-allocator`: the Android graphics allocator service (IAllocator V2).
 #[derive(Debug, Parser)]
 #[command(name = "gralloc-allocator", version, about, max_term_width = 100)]
 pub struct DaemonArgs {
-    /// Board file (usage-map TOML). Required off Android; on Android the default is the file
-    /// named by the system property ro.vendor.gralloc.board (a path, or NAME for
-    /// /vendor/etc/gralloc/NAME.toml), else /vendor/etc/gralloc/board.toml.
+    /// Board file (usage-map TOML). Required off Android; on Android the init .rc passes
+    /// the system property ro.vendor.gralloc.board here, and the default is
+    /// /vendor/etc/gralloc/board.toml.
     #[arg(long, value_name = "FILE")]
     pub board: Option<PathBuf>,
 
@@ -142,44 +140,16 @@ pub fn endpoint_of(args: &DaemonArgs) -> Result<Endpoint, DaemonError> {
     Ok(default_endpoint())
 }
 
-/// The Android board path for a value of [`BOARD_PROPERTY`] (`None` or empty when unset).
-pub fn board_from_property(value: Option<&str>) -> PathBuf {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        Some(path) if path.contains('/') => PathBuf::from(path),
-        Some(name) => Path::new(ANDROID_BOARD_DIR).join(format!("{name}.toml")),
-        None => PathBuf::from(ANDROID_DEFAULT_BOARD),
-    }
-}
-
 /// The board file to load.
 ///
 /// # Errors
 /// [`DaemonError::NoBoard`] off Android without `--board`.
 fn board_path(args: &DaemonArgs) -> Result<PathBuf, DaemonError> {
-    if let Some(path) = &args.board {
-        return Ok(path.clone());
+    match &args.board {
+        Some(path) => Ok(path.clone()),
+        None if cfg!(target_os = "android") => Ok(PathBuf::from(ANDROID_DEFAULT_BOARD)),
+        None => Err(DaemonError::NoBoard),
     }
-    if cfg!(target_os = "android") {
-        let value = read_android_property(BOARD_PROPERTY);
-        return Ok(board_from_property(value.as_deref()));
-    }
-    Err(DaemonError::NoBoard)
-}
-
-/// Reads a system property with the vendor `getprop` (there is no libcutils binding here).
-/// The preferred set-up passes `--board ${ro.vendor.gralloc.board}` from the init `.rc`,
-/// which init expands without any exec.
-fn read_android_property(name: &str) -> Option<String> {
-    for getprop in ["/vendor/bin/getprop", "/system/bin/getprop"] {
-        match std::process::Command::new(getprop).arg(name).output() {
-            Ok(output) if output.status.success() => {
-                return Some(String::from_utf8_lossy(&output.stdout).trim().to_owned());
-            }
-            Ok(output) => log::debug!("{getprop} {name}: {}", output.status),
-            Err(err) => log::debug!("{getprop} {name}: {err}"),
-        }
-    }
-    None
 }
 
 /// Parses the command line and runs the daemon; the body of `gralloc-allocator`'s `main`.
@@ -293,20 +263,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_property_names_a_path_or_a_board() {
-        assert_eq!(board_from_property(None), PathBuf::from(ANDROID_DEFAULT_BOARD));
-        assert_eq!(board_from_property(Some(" ")), PathBuf::from(ANDROID_DEFAULT_BOARD));
-        assert_eq!(
-            board_from_property(Some("hikey960")),
-            PathBuf::from("/vendor/etc/gralloc/hikey960.toml")
-        );
-        assert_eq!(
-            board_from_property(Some("/odm/etc/gralloc/x.toml")),
-            PathBuf::from("/odm/etc/gralloc/x.toml")
-        );
-    }
-
-    #[test]
     fn options_select_the_endpoint() {
         let parse = |argv: &[&str]| DaemonArgs::try_parse_from(argv).unwrap();
         let args = parse(&["gralloc-allocator", "--socket", "rel.sock"]);
@@ -332,7 +288,7 @@ mod tests {
     fn a_board_is_required_off_android() {
         let args = DaemonArgs::try_parse_from(["gralloc-allocator"]).unwrap();
         if cfg!(target_os = "android") {
-            assert!(board_path(&args).is_ok());
+            assert_eq!(board_path(&args).unwrap(), PathBuf::from(ANDROID_DEFAULT_BOARD));
         } else {
             assert!(matches!(board_path(&args), Err(DaemonError::NoBoard)));
         }
