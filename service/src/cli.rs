@@ -4,7 +4,11 @@
 //! Exit codes: 0 success (also `is-supported` answering false), 1 an operational failure
 //! (cannot connect, transport error, invalid board file, I/O), 2 the service refused an
 //! allocation (an `AllocationError`), 64 bad command-line arguments (sysexits `EX_USAGE`).
-//! Nothing here panics on input: every failure is a [`CliError`].
+//! Nothing here panics on input: every failure is a [`CliError`]. Library logs go to stderr at
+//! `warn` (`GRALLOC_LOG` overrides).
+//!
+//! `dump` reads the standard `DUMP` transaction on kernel binder and the daemon's
+//! `PATH.dump` stats socket on `unix:PATH` (see [`crate::dump`] for why).
 
 mod alloc;
 mod board;
@@ -245,7 +249,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
-    crate::logging::init(crate::logging::choose_level(None).unwrap_or(log::LevelFilter::Warn));
+    let level = match crate::logging::choose_level_or(None, log::LevelFilter::Warn) {
+        Ok(level) => level,
+        Err(err) => {
+            eprintln!("gralloc: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    crate::logging::init(level);
     let mut out = std::io::stdout().lock();
     match run(&cli, &mut out) {
         Ok(code) => code,

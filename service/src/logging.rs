@@ -31,17 +31,28 @@ pub fn parse_level(name: &str) -> Result<LevelFilter, LevelError> {
     LevelFilter::from_str(name.trim()).map_err(|_| LevelError(name.to_owned()))
 }
 
-/// The level to use: `option` if given, else `$GRALLOC_LOG`, else `info`.
+/// The daemon's level: `option` if given, else `$GRALLOC_LOG`, else `info`.
 ///
 /// # Errors
 /// [`LevelError`] when the chosen source names no level (an invalid environment value is an
 /// error too, rather than silently logging at another level).
 pub fn choose_level(option: Option<&str>) -> Result<LevelFilter, LevelError> {
+    choose_level_or(option, LevelFilter::Info)
+}
+
+/// `option` if given, else `$GRALLOC_LOG`, else `default` (the CLI uses `warn`).
+///
+/// # Errors
+/// As [`choose_level`].
+pub fn choose_level_or(
+    option: Option<&str>,
+    default: LevelFilter,
+) -> Result<LevelFilter, LevelError> {
     match option {
         Some(name) => parse_level(name),
         None => match std::env::var(LEVEL_ENV) {
             Ok(name) if !name.trim().is_empty() => parse_level(&name),
-            _ => Ok(LevelFilter::Info),
+            _ => Ok(default),
         },
     }
 }
@@ -129,6 +140,7 @@ mod tests {
     #[test]
     fn the_option_wins_over_the_default() {
         assert_eq!(choose_level(Some("trace")), Ok(LevelFilter::Trace));
+        assert_eq!(choose_level_or(Some("error"), LevelFilter::Warn), Ok(LevelFilter::Error));
         assert!(choose_level(Some("nope")).is_err());
     }
 }
