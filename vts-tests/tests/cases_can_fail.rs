@@ -1,0 +1,638 @@
+//! Proof that no case passes by doing nothing: each case is run against a deliberately broken
+//! allocator and must fail, for the reason it exists.
+//!
+//! The broken allocator is the real service core (`allocator_service::allocator::Allocator`)
+//! behind a front-end written here, served in this process over the RPC transport, with one
+//! fault switched on: odd strides, extra buffers, leaked fds, accepted unknown usage bits,
+//! dirty memory, wrong error codes, and so on. With no fault (the control run) the same
+//! cases pass, so a failure under a fault is that fault's doing.
+
+mod common;
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use allocator_service::allocator::{Allocation, Allocator};
+use allocator_service::error::AllocError;
+use allocator_service::startup::open_heaps;
+use common::{exclusive, failure_of, repo_file, run_suite};
+use hal_interface::aidl::{
+    AllocationError, AllocationResult, BnAllocator, BufferDescriptorInfo, BufferUsage, IAllocator,
+};
+use hal_interface::gralloc4::decode_descriptor;
+use hal_interface::transport::{self, Endpoint, ServerGuard};
+use hal_interface::usage::bits;
+use hal_interface::wire;
+use heaps::dmabuf::{self, Mapping};
+use rsbinder::{BinderResult, ExceptionCode, Interface, Status};
+use usage_map::UsageMap;
+use vts_tests::Summary;
+
+/// One way to be wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// No fault: the control run.
+    None,
+    /// `stride = width - 1`, in the result and the handles.
+    NarrowStride,
+    /// One buffer more than asked for.
+    ExtraBuffer,
+    /// Keeps a dup of every returned fd (up to 64).
+    LeakFd,
+    /// Clears reserved bits and undefined CPU field values, and vendor bits, before validating.
+    AcceptUnknownUsage,
+    /// Drops `additionalOptions` before validating.
+    AcceptUnknownOptions,
+    /// Writes 0xAA into the last byte of every buffer.
+    DirtyMemory,
+    /// BAD_DESCRIPTOR goes out as UNSUPPORTED.
+    WrongErrorCode,
+    /// Every refusal is an `IllegalArgument` exception instead of a service-specific error.
+    NotServiceSpecific,
+    /// `isSupported` always says true.
+    IsSupportedAlwaysTrue,
+    /// `getInterfaceVersion` 1 and a wrong hash.
+    WrongVersion,
+    /// A different mapper suffix on every call.
+    UnstableSuffix,
+    /// Hands out a read-only reopen of each buffer.
+    ReadOnlyFd,
+    /// The handle claims three times the real size.
+    InflatedSize,
+    /// Handles name a heap the board does not have.
+    WrongHeap,
+    /// Chroma planes report half their row stride.
+    ChromaStrideHalved,
+    /// The handle's reserved size is rounded up to a page.
+    ReservedRoundedUp,
+    /// Every 40th allocation fails with NO_RESOURCES.
+    FailEveryNth,
+    /// Width and height are cut to 16 bits before validation (a 32-bit truncation bug).
+    TruncatedDims,
+    /// A negative reservedSize is taken as 0.
+    AcceptNegativeReserved,
+    /// A name without a NUL in its 128 bytes is refused.
+    RejectUnterminatedNames,
+    /// Undecodable V1 bytes are served as the default descriptor.
+    LenientV1,
+    /// V1 bytes are ignored: always the default descriptor.
+    V1IgnoresFields,
+    /// The count cap is enforced one too early (`count == cap` refused).
+    CountCapOffByOne,
+    /// NO_RESOURCES goes out as UNSUPPORTED.
+    ExhaustionAsUnsupported,
+    /// Refusals take 2.2 s.
+    SlowRefusals,
+    /// 64×64 allocations take 2.2 s.
+    Slow64x64,
+}
+
+struct Broken {
+    core: Allocator,
+    fault: Fault,
+    leaked: Mutex<Vec<OwnedFd>>,
+    calls: AtomicU64,
+}
+
+impl Interface for Broken {}
+
+fn default_info() -> BufferDescriptorInfo {
+    vts_tests::desc::new(64, 64, hal_interface::Format::Rgba8888, vts_tests::desc::CPU_RW)
+}
+
+impl Broken {
+    /// Input-side faults: what the core gets to see.
+    fn doctor(&self, info: &BufferDescriptorInfo) -> Result<BufferDescriptorInfo, Status> {
+        let mut info = vts_tests::desc::copy(info);
+        match self.fault {
+            Fault::AcceptUnknownUsage => {
+                let mut usage = vts_tests::desc::usage_of(&info) & bits::STANDARD;
+                for shift in [0, 4] {
+                    if !matches!((usage >> shift) & 0xf, 0 | 2 | 3) {
+                        usage = usage & !(0xf << shift) | 3 << shift;
+                    }
+                }
+                info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
+            }
+            Fault::AcceptUnknownOptions => info.additionalOptions.clear(),
+            Fault::TruncatedDims => {
+                let cut = |v: i32| if v > 0xFFFF { v & 0xFFFF } else { v };
+                info.width = cut(info.width);
+                info.height = cut(info.height);
+            }
+            Fault::AcceptNegativeReserved if info.reservedSize < 0 => info.reservedSize = 0,
+            Fault::RejectUnterminatedNames if !info.name.contains(&0) => {
+                return Err(wire::allocation_error(AllocationError::BAD_DESCRIPTOR, "no NUL"));
+            }
+            _ => {}
+        }
+        Ok(info)
+    }
+
+    fn refuse(&self, err: &AllocError) -> Status {
+        let code = match (self.fault, err.code()) {
+            (Fault::WrongErrorCode, AllocationError::BAD_DESCRIPTOR)
+            | (Fault::ExhaustionAsUnsupported, AllocationError::NO_RESOURCES) => {
+                AllocationError::UNSUPPORTED
+            }
+            (_, code) => code,
+        };
+        if self.fault == Fault::SlowRefusals {
+            std::thread::sleep(Duration::from_millis(2200));
+        }
+        if self.fault == Fault::NotServiceSpecific {
+            return Status::from(ExceptionCode::IllegalArgument);
+        }
+        wire::allocation_error(code, &err.to_string())
+    }
+
+    /// Output-side faults, then the reply.
+    fn reply(
+        &self,
+        result: Result<Allocation, AllocError>,
+        again: &dyn Fn() -> Result<Allocation, AllocError>,
+    ) -> BinderResult<AllocationResult> {
+        let mut allocation = result.map_err(|e| self.refuse(&e))?;
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        match self.fault {
+            Fault::FailEveryNth if n % 40 == 39 => {
+                return Err(wire::allocation_error(AllocationError::NO_RESOURCES, "every 40th"));
+            }
+            Fault::ExtraBuffer => {
+                let extra = again().map_err(|e| self.refuse(&e))?;
+                allocation.buffers.extend(extra.buffers.into_iter().take(1));
+            }
+            Fault::NarrowStride => {
+                if let Some((first, _)) = allocation.buffers.first() {
+                    let narrow = first.width.saturating_sub(1).max(1);
+                    allocation.stride = i32::try_from(narrow).unwrap_or(i32::MAX);
+                    for (handle, _) in &mut allocation.buffers {
+                        handle.stride_pixels = narrow;
+                    }
+                }
+            }
+            Fault::Slow64x64
+                if allocation.buffers.iter().any(|(h, _)| (h.width, h.height) == (64, 64)) =>
+            {
+                std::thread::sleep(Duration::from_millis(2200));
+            }
+            _ => {}
+        }
+        let mut buffers = Vec::with_capacity(allocation.buffers.len());
+        for (mut handle, mut fd) in allocation.buffers {
+            match self.fault {
+                Fault::LeakFd => {
+                    let mut leaked = self.leaked.lock().unwrap();
+                    if leaked.len() < 64 {
+                        leaked.push(fd.try_clone().unwrap());
+                    }
+                }
+                Fault::DirtyMemory => {
+                    let len = usize::try_from(dmabuf::size_of(fd.as_fd()).unwrap()).unwrap();
+                    let mut map = Mapping::new(fd.as_fd(), len, true).unwrap();
+                    if let Some(last) = map.as_mut_slice().and_then(|s| s.last_mut()) {
+                        *last = 0xAA;
+                    }
+                }
+                Fault::ReadOnlyFd => {
+                    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+                    fd = OwnedFd::from(File::open(path).unwrap());
+                }
+                Fault::InflatedSize => handle.alloc_size *= 3,
+                Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
+                Fault::ChromaStrideHalved => {
+                    for plane in &mut handle.planes {
+                        if plane.h_subsampling == 2 {
+                            plane.stride_bytes /= 2;
+                        }
+                    }
+                }
+                Fault::ReservedRoundedUp if handle.reserved_size > 0 => {
+                    let page = heaps::page_size();
+                    let room = handle.alloc_size - handle.reserved_offset;
+                    handle.reserved_size =
+                        handle.reserved_size.div_ceil(page).saturating_mul(page).min(room);
+                }
+                _ => {}
+            }
+            buffers.push(handle.into_native(fd).map_err(|e| {
+                wire::allocation_error(AllocationError::NO_RESOURCES, &e.to_string())
+            })?);
+        }
+        Ok(AllocationResult { stride: allocation.stride, buffers })
+    }
+
+    fn count_refused(&self, count: i32) -> Option<Status> {
+        let cap = self.core.map().limits().max_buffers_per_call;
+        let hit =
+            self.fault == Fault::CountCapOffByOne && u32::try_from(count).is_ok_and(|c| c >= cap);
+        hit.then(|| wire::allocation_error(AllocationError::UNSUPPORTED, "count cap"))
+    }
+}
+
+impl IAllocator for Broken {
+    #[allow(deprecated)]
+    fn allocate(&self, descriptor: &[u8], count: i32) -> BinderResult<AllocationResult> {
+        let default = default_info();
+        let use_default = match self.fault {
+            Fault::V1IgnoresFields => true,
+            Fault::LenientV1 => decode_descriptor(descriptor).is_err(),
+            _ => false,
+        };
+        if use_default {
+            return self
+                .reply(self.core.allocate2(&default, count), &|| self.core.allocate2(&default, 1));
+        }
+        self.reply(self.core.allocate_v1(descriptor, count), &|| {
+            self.core.allocate_v1(descriptor, 1)
+        })
+    }
+
+    fn allocate2(
+        &self,
+        descriptor: &BufferDescriptorInfo,
+        count: i32,
+    ) -> BinderResult<AllocationResult> {
+        if let Some(refused) = self.count_refused(count) {
+            return Err(refused);
+        }
+        let info = self.doctor(descriptor)?;
+        self.reply(self.core.allocate2(&info, count), &|| self.core.allocate2(&info, 1))
+    }
+
+    fn isSupported(&self, descriptor: &BufferDescriptorInfo) -> BinderResult<bool> {
+        if self.fault == Fault::IsSupportedAlwaysTrue {
+            return Ok(true);
+        }
+        Ok(self.doctor(descriptor).is_ok_and(|info| self.core.is_supported(&info)))
+    }
+
+    fn getIMapperLibrarySuffix(&self) -> BinderResult<String> {
+        if self.fault == Fault::UnstableSuffix {
+            let n = self.calls.fetch_add(1, Ordering::Relaxed);
+            return Ok(format!("{}{n}", self.core.mapper_suffix()));
+        }
+        Ok(self.core.mapper_suffix().to_owned())
+    }
+
+    fn getInterfaceVersion(&self) -> BinderResult<i32> {
+        Ok(if self.fault == Fault::WrongVersion { 1 } else { 2 })
+    }
+
+    fn getInterfaceHash(&self) -> BinderResult<String> {
+        Ok(if self.fault == Fault::WrongVersion {
+            "0dab5f7fc46756d126ac127cd6033fc242eff0aa".to_owned()
+        } else {
+            hal_interface::aidl::INTERFACE_HASH.to_owned()
+        })
+    }
+}
+
+/// A broken service on a temporary socket; stops when dropped.
+struct Running {
+    guard: Option<ServerGuard>,
+    endpoint: Endpoint,
+    board: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(guard) = self.guard.take() {
+            guard.stop();
+        }
+    }
+}
+
+fn start(fault: Fault, board: &str) -> Running {
+    let board = repo_file(board);
+    let map = UsageMap::load(&board).expect("board loads");
+    let (heaps, _report) = open_heaps(&map, &heaps::probe()).expect("heaps open");
+    let core = Allocator::new(map, heaps);
+    let broken = Broken { core, fault, leaked: Mutex::new(Vec::new()), calls: AtomicU64::new(0) };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let endpoint = Endpoint::Unix(dir.path().join("allocator.sock"));
+    let binder = BnAllocator::new_binder(broken);
+    let guard = transport::serve(&endpoint, binder.as_binder(), 4).expect("serve");
+    Running { guard: Some(guard), endpoint, board, _dir: dir }
+}
+
+const HOST: &str = "usage-map/boards/host.toml";
+const FAKE: &str = "usage-map/tests/boards/fake-exhaustion.toml";
+
+fn run(fault: Fault, board: &str, filter: &str) -> Summary {
+    let _one = exclusive();
+    let service = start(fault, board);
+    let (summary, _) =
+        run_suite(&service.endpoint, Some(service.board.clone()), Some(std::process::id()), filter);
+    drop(service);
+    summary
+}
+
+/// Runs `filter` under `fault` and checks that each listed case failed with a reason
+/// containing its keyword.
+fn killed(fault: Fault, board: &str, filter: &str, expected: &[(&str, &str)]) {
+    let summary = run(fault, board, filter);
+    for (case, keyword) in expected {
+        let reason = failure_of(&summary, case);
+        assert!(
+            reason.to_lowercase().contains(&keyword.to_lowercase()),
+            "{fault:?}: {case} failed for another reason than {keyword:?}: {reason}"
+        );
+    }
+}
+
+#[test]
+fn control_run_passes_every_case_that_the_faults_kill() {
+    for (board, filter) in [(HOST, "*"), (FAKE, "*")] {
+        let summary = run(Fault::None, board, filter);
+        assert_eq!(summary.failed(), 0, "control run on {board} has failures: {}", summary.line());
+    }
+}
+
+#[test]
+fn narrow_stride_is_caught() {
+    killed(
+        Fault::NarrowStride,
+        HOST,
+        "aidl.can_allocate:formats.*:mapper.allocate_count*",
+        &[
+            ("aidl.can_allocate", "stride"),
+            ("formats.stride_at_least_width_for_every_supported_format", "stride"),
+            ("formats.mandatory_formats_allocate_with_cpu_usage", "stride"),
+            ("formats.rgba8888_size_within_one_and_two_times_stride_h_4", "stride"),
+            ("mapper.allocate_count_0_to_4_returns_exactly_count_buffers", "stride"),
+        ],
+    );
+}
+
+#[test]
+fn wrong_buffer_count_is_caught() {
+    killed(
+        Fault::ExtraBuffer,
+        HOST,
+        "mapper.allocate_count*:formats.allocate2_count*:aidl.can_allocate",
+        &[
+            ("mapper.allocate_count_0_to_4_returns_exactly_count_buffers", "buffers"),
+            ("formats.allocate2_count_1_to_4_returns_distinct_buffers", "buffers"),
+            ("aidl.can_allocate", "buffers"),
+        ],
+    );
+}
+
+#[test]
+fn leaked_fds_are_caught() {
+    killed(
+        Fault::LeakFd,
+        HOST,
+        "mapper.allocate_free_2048*:aidl.can_allocate",
+        &[
+            ("mapper.allocate_free_2048_times_1mp_keeps_fd_count_flat", "leaked"),
+            ("aidl.can_allocate", "nothing-lost"),
+        ],
+    );
+}
+
+#[test]
+fn accepted_unknown_usage_is_caught() {
+    killed(
+        Fault::AcceptUnknownUsage,
+        HOST,
+        "aidl.rejects_unknown_usages:bad_input.*usage*:bad_input.*cpu*:bad_input.*vendor*",
+        &[
+            ("aidl.rejects_unknown_usages", "isSupported"),
+            ("bad_input.reserved_usage_bits_are_unsupported", "isSupported"),
+            ("bad_input.undefined_cpu_field_values_are_unsupported", "isSupported"),
+            ("bad_input.unclaimed_vendor_bits_are_unsupported", "isSupported"),
+        ],
+    );
+}
+
+#[test]
+fn accepted_unknown_options_are_caught() {
+    killed(
+        Fault::AcceptUnknownOptions,
+        HOST,
+        "aidl.rejects_unknown_options:bad_input.huge_option*",
+        &[
+            ("aidl.rejects_unknown_options", "isSupported"),
+            ("bad_input.huge_option_lists_are_rejected_promptly", "isSupported"),
+        ],
+    );
+}
+
+#[test]
+fn dirty_memory_is_caught() {
+    killed(
+        Fault::DirtyMemory,
+        HOST,
+        "cpu.fresh_buffer*:cpu.reserved*",
+        &[
+            ("cpu.fresh_buffer_reads_all_zero_after_dirty_reuse", "0xaa"),
+            ("cpu.reserved_region_has_the_requested_size_and_is_usable", "not zero"),
+        ],
+    );
+}
+
+#[test]
+fn wrong_error_codes_are_caught() {
+    killed(
+        Fault::WrongErrorCode,
+        HOST,
+        "bad_input.*:mapper.v1_empty*",
+        &[
+            ("mapper.v1_empty_descriptor_is_bad_descriptor", "expected BAD_DESCRIPTOR"),
+            ("bad_input.zero_dimensions_are_bad_descriptor", "expected BAD_DESCRIPTOR"),
+            ("bad_input.negative_dimensions_are_bad_descriptor", "expected BAD_DESCRIPTOR"),
+            ("bad_input.unspecified_format_is_bad_descriptor", "expected BAD_DESCRIPTOR"),
+            ("bad_input.bad_counts_are_rejected", "expected BAD_DESCRIPTOR"),
+            ("bad_input.bad_reserved_sizes_are_rejected", "expected BAD_DESCRIPTOR"),
+            ("bad_input.malformed_v1_bytes_are_bad_descriptor", "expected BAD_DESCRIPTOR"),
+            ("bad_input.v1_fields_are_validated_like_allocate2", "expected BAD_DESCRIPTOR"),
+        ],
+    );
+}
+
+#[test]
+fn exceptions_other_than_service_specific_are_caught() {
+    killed(
+        Fault::NotServiceSpecific,
+        HOST,
+        "bad_input.*:aidl.rejects*",
+        &[
+            ("aidl.rejects_unknown_usages", "EX_SERVICE_SPECIFIC"),
+            ("bad_input.unknown_formats_are_unsupported", "EX_SERVICE_SPECIFIC"),
+            ("bad_input.huge_and_overflowing_sizes_are_unsupported", "EX_SERVICE_SPECIFIC"),
+            ("bad_input.forbidden_combinations_are_unsupported", "EX_SERVICE_SPECIFIC"),
+        ],
+    );
+}
+
+#[test]
+fn lying_is_supported_is_caught() {
+    killed(
+        Fault::IsSupportedAlwaysTrue,
+        HOST,
+        "formats.is_supported*:bad_input.forbidden*:bad_input.random*",
+        &[
+            ("formats.is_supported_agrees_with_allocate2", "isSupported true"),
+            ("bad_input.forbidden_combinations_are_unsupported", "isSupported"),
+            ("bad_input.random_descriptors_keep_is_supported_honest", "isSupported true"),
+        ],
+    );
+}
+
+#[test]
+fn wrong_version_and_unstable_suffix_are_caught() {
+    killed(
+        Fault::WrongVersion,
+        HOST,
+        "aidl.interface*",
+        &[("aidl.interface_version_is_2_with_the_aosp_v2_hash", "expected 2")],
+    );
+    killed(
+        Fault::UnstableSuffix,
+        HOST,
+        "aidl.mapper*",
+        &[("aidl.mapper_suffix_is_stable_and_matches_the_board", "not stable")],
+    );
+}
+
+#[test]
+fn unwritable_memory_is_caught() {
+    killed(
+        Fault::ReadOnlyFd,
+        HOST,
+        "cpu.write_pattern*:cpu.second_process*",
+        &[
+            ("cpu.write_pattern_read_back_via_mmap", "mmap"),
+            ("cpu.second_process_sees_the_same_memory", "mmap"),
+        ],
+    );
+}
+
+#[test]
+fn handles_that_lie_about_size_heap_or_planes_are_caught() {
+    killed(
+        Fault::InflatedSize,
+        HOST,
+        "formats.rgba8888*",
+        &[("formats.rgba8888_size_within_one_and_two_times_stride_h_4", "bytes")],
+    );
+    killed(
+        Fault::WrongHeap,
+        HOST,
+        "routing.each*",
+        &[("routing.each_usage_class_lands_on_its_rule_heap", "no-such-heap")],
+    );
+    killed(
+        Fault::ChromaStrideHalved,
+        HOST,
+        "planes.*",
+        &[
+            ("planes.yv12_layout_matches_the_handle", "Cr plane"),
+            ("planes.ycbcr_420_888_layout_is_consistent", "stride"),
+            ("planes.nv21_layout_matches_the_handle", "stride"),
+            ("planes.p010_layout_matches_the_handle", "stride"),
+        ],
+    );
+    killed(
+        Fault::ReservedRoundedUp,
+        HOST,
+        "cpu.reserved*",
+        &[("cpu.reserved_region_has_the_requested_size_and_is_usable", "reserved_size")],
+    );
+}
+
+#[test]
+fn intermittent_failures_under_load_are_caught() {
+    killed(
+        Fault::FailEveryNth,
+        HOST,
+        "mapper.eight_threads*:concurrency.*",
+        &[
+            ("mapper.eight_threads_for_three_seconds_all_succeed", "NO_RESOURCES"),
+            ("concurrency.many_clients_at_once_then_healthy", "NO_RESOURCES"),
+        ],
+    );
+}
+
+#[test]
+fn validation_holes_are_caught() {
+    killed(
+        Fault::TruncatedDims,
+        HOST,
+        "bad_input.huge*",
+        &[("bad_input.huge_and_overflowing_sizes_are_unsupported", "isSupported")],
+    );
+    killed(
+        Fault::AcceptNegativeReserved,
+        HOST,
+        "bad_input.bad_reserved*",
+        &[("bad_input.bad_reserved_sizes_are_rejected", "isSupported")],
+    );
+    killed(
+        Fault::RejectUnterminatedNames,
+        HOST,
+        "bad_input.unterminated*",
+        &[("bad_input.unterminated_128_byte_names_allocate", "refused")],
+    );
+    killed(
+        Fault::CountCapOffByOne,
+        HOST,
+        "bad_input.board_limits*",
+        &[("bad_input.board_limits_hold_at_the_boundary", "at the cap")],
+    );
+}
+
+#[test]
+fn v1_decoding_holes_are_caught() {
+    killed(
+        Fault::LenientV1,
+        HOST,
+        "mapper.v1_empty*:bad_input.malformed_v1*",
+        &[
+            ("mapper.v1_empty_descriptor_is_bad_descriptor", "got 1 buffers"),
+            ("bad_input.malformed_v1_bytes_are_bad_descriptor", "got 1 buffers"),
+        ],
+    );
+    killed(
+        Fault::V1IgnoresFields,
+        HOST,
+        "mapper.v1_descriptor*:bad_input.v1_fields*",
+        &[
+            ("mapper.v1_descriptor_fields_reach_the_handle", "width 96"),
+            ("bad_input.v1_fields_are_validated_like_allocate2", "got 1 buffers"),
+        ],
+    );
+}
+
+#[test]
+fn slow_answers_are_caught() {
+    killed(
+        Fault::SlowRefusals,
+        HOST,
+        "bad_input.zero*",
+        &[("bad_input.zero_dimensions_are_bad_descriptor", "took")],
+    );
+    killed(
+        Fault::Slow64x64,
+        HOST,
+        "health.*",
+        &[("health.final_ping_and_64x64_allocation", "took")],
+    );
+}
+
+#[test]
+fn exhaustion_reported_as_unsupported_is_caught() {
+    killed(
+        Fault::ExhaustionAsUnsupported,
+        FAKE,
+        "routing.exhausted*",
+        &[("routing.exhausted_heap_falls_back_only_where_allowed", "NO_RESOURCES")],
+    );
+}
