@@ -333,30 +333,27 @@ fn run(fault: Fault, board: &str, filter: &str) -> Summary {
     summary
 }
 
-/// Runs `filter` under `fault` and checks that each listed case failed with a reason
-/// containing its keyword.
-fn killed(fault: Fault, board: &str, filter: &str, expected: &[(&str, &str)]) {
-    let summary = run(fault, board, filter);
-    for (case, keyword) in expected {
-        let reason = failure_of(&summary, case);
-        assert!(
-            reason.to_lowercase().contains(&keyword.to_lowercase()),
-            "{fault:?}: {case} failed for another reason than {keyword:?}: {reason}"
-        );
-    }
+/// One fault, where to run it, and the cases it must fail with a keyword of the reason.
+struct Scenario {
+    fault: Fault,
+    board: &'static str,
+    filter: &'static str,
+    kills: &'static [(&'static str, &'static str)],
 }
 
-#[test]
-fn control_run_passes_every_case_that_the_faults_kill() {
-    for (board, filter) in [(HOST, "*"), (FAKE, "*")] {
-        let summary = run(Fault::None, board, filter);
-        assert_eq!(summary.failed(), 0, "control run on {board} has failures: {}", summary.line());
-    }
+const fn scenario(
+    fault: Fault,
+    board: &'static str,
+    filter: &'static str,
+    kills: &'static [(&'static str, &'static str)],
+) -> Scenario {
+    Scenario { fault, board, filter, kills }
 }
 
-#[test]
-fn narrow_stride_is_caught() {
-    killed(
+/// Every fault and what it must kill. `every_case_is_killed_by_some_fault` checks that the
+/// union covers the whole registry.
+const SCENARIOS: &[Scenario] = &[
+    scenario(
         Fault::NarrowStride,
         HOST,
         "aidl.can_allocate:formats.*:mapper.allocate_count*",
@@ -367,12 +364,8 @@ fn narrow_stride_is_caught() {
             ("formats.rgba8888_size_within_one_and_two_times_stride_h_4", "stride"),
             ("mapper.allocate_count_0_to_4_returns_exactly_count_buffers", "stride"),
         ],
-    );
-}
-
-#[test]
-fn wrong_buffer_count_is_caught() {
-    killed(
+    ),
+    scenario(
         Fault::ExtraBuffer,
         HOST,
         "mapper.allocate_count*:formats.allocate2_count*:aidl.can_allocate",
@@ -381,12 +374,8 @@ fn wrong_buffer_count_is_caught() {
             ("formats.allocate2_count_1_to_4_returns_distinct_buffers", "buffers"),
             ("aidl.can_allocate", "buffers"),
         ],
-    );
-}
-
-#[test]
-fn leaked_fds_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::LeakFd,
         HOST,
         "mapper.allocate_free_2048*:aidl.can_allocate",
@@ -394,12 +383,8 @@ fn leaked_fds_are_caught() {
             ("mapper.allocate_free_2048_times_1mp_keeps_fd_count_flat", "leaked"),
             ("aidl.can_allocate", "nothing-lost"),
         ],
-    );
-}
-
-#[test]
-fn accepted_unknown_usage_is_caught() {
-    killed(
+    ),
+    scenario(
         Fault::AcceptUnknownUsage,
         HOST,
         "aidl.rejects_unknown_usages:bad_input.*usage*:bad_input.*cpu*:bad_input.*vendor*",
@@ -409,12 +394,8 @@ fn accepted_unknown_usage_is_caught() {
             ("bad_input.undefined_cpu_field_values_are_unsupported", "isSupported"),
             ("bad_input.unclaimed_vendor_bits_are_unsupported", "isSupported"),
         ],
-    );
-}
-
-#[test]
-fn accepted_unknown_options_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::AcceptUnknownOptions,
         HOST,
         "aidl.rejects_unknown_options:bad_input.huge_option*",
@@ -422,12 +403,8 @@ fn accepted_unknown_options_are_caught() {
             ("aidl.rejects_unknown_options", "isSupported"),
             ("bad_input.huge_option_lists_are_rejected_promptly", "isSupported"),
         ],
-    );
-}
-
-#[test]
-fn dirty_memory_is_caught() {
-    killed(
+    ),
+    scenario(
         Fault::DirtyMemory,
         HOST,
         "cpu.fresh_buffer*:cpu.reserved*",
@@ -435,12 +412,8 @@ fn dirty_memory_is_caught() {
             ("cpu.fresh_buffer_reads_all_zero_after_dirty_reuse", "0xaa"),
             ("cpu.reserved_region_has_the_requested_size_and_is_usable", "not zero"),
         ],
-    );
-}
-
-#[test]
-fn wrong_error_codes_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::WrongErrorCode,
         HOST,
         "bad_input.*:mapper.v1_empty*",
@@ -454,12 +427,8 @@ fn wrong_error_codes_are_caught() {
             ("bad_input.malformed_v1_bytes_are_bad_descriptor", "expected BAD_DESCRIPTOR"),
             ("bad_input.v1_fields_are_validated_like_allocate2", "expected BAD_DESCRIPTOR"),
         ],
-    );
-}
-
-#[test]
-fn exceptions_other_than_service_specific_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::NotServiceSpecific,
         HOST,
         "bad_input.*:aidl.rejects*",
@@ -469,12 +438,8 @@ fn exceptions_other_than_service_specific_are_caught() {
             ("bad_input.huge_and_overflowing_sizes_are_unsupported", "EX_SERVICE_SPECIFIC"),
             ("bad_input.forbidden_combinations_are_unsupported", "EX_SERVICE_SPECIFIC"),
         ],
-    );
-}
-
-#[test]
-fn lying_is_supported_is_caught() {
-    killed(
+    ),
+    scenario(
         Fault::IsSupportedAlwaysTrue,
         HOST,
         "formats.is_supported*:bad_input.forbidden*:bad_input.random*",
@@ -483,28 +448,20 @@ fn lying_is_supported_is_caught() {
             ("bad_input.forbidden_combinations_are_unsupported", "isSupported"),
             ("bad_input.random_descriptors_keep_is_supported_honest", "isSupported true"),
         ],
-    );
-}
-
-#[test]
-fn wrong_version_and_unstable_suffix_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::WrongVersion,
         HOST,
         "aidl.interface*",
         &[("aidl.interface_version_is_2_with_the_aosp_v2_hash", "expected 2")],
-    );
-    killed(
+    ),
+    scenario(
         Fault::UnstableSuffix,
         HOST,
         "aidl.mapper*",
         &[("aidl.mapper_suffix_is_stable_and_matches_the_board", "not stable")],
-    );
-}
-
-#[test]
-fn unwritable_memory_is_caught() {
-    killed(
+    ),
+    scenario(
         Fault::ReadOnlyFd,
         HOST,
         "cpu.write_pattern*:cpu.second_process*",
@@ -512,24 +469,20 @@ fn unwritable_memory_is_caught() {
             ("cpu.write_pattern_read_back_via_mmap", "mmap"),
             ("cpu.second_process_sees_the_same_memory", "mmap"),
         ],
-    );
-}
-
-#[test]
-fn handles_that_lie_about_size_heap_or_planes_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::InflatedSize,
         HOST,
         "formats.rgba8888*",
         &[("formats.rgba8888_size_within_one_and_two_times_stride_h_4", "bytes")],
-    );
-    killed(
+    ),
+    scenario(
         Fault::WrongHeap,
         HOST,
         "routing.each*",
         &[("routing.each_usage_class_lands_on_its_rule_heap", "no-such-heap")],
-    );
-    killed(
+    ),
+    scenario(
         Fault::ChromaStrideHalved,
         HOST,
         "planes.*",
@@ -539,18 +492,14 @@ fn handles_that_lie_about_size_heap_or_planes_are_caught() {
             ("planes.nv21_layout_matches_the_handle", "stride"),
             ("planes.p010_layout_matches_the_handle", "stride"),
         ],
-    );
-    killed(
+    ),
+    scenario(
         Fault::ReservedRoundedUp,
         HOST,
         "cpu.reserved*",
         &[("cpu.reserved_region_has_the_requested_size_and_is_usable", "reserved_size")],
-    );
-}
-
-#[test]
-fn intermittent_failures_under_load_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::FailEveryNth,
         HOST,
         "mapper.eight_threads*:concurrency.*",
@@ -558,40 +507,32 @@ fn intermittent_failures_under_load_are_caught() {
             ("mapper.eight_threads_for_three_seconds_all_succeed", "NO_RESOURCES"),
             ("concurrency.many_clients_at_once_then_healthy", "NO_RESOURCES"),
         ],
-    );
-}
-
-#[test]
-fn validation_holes_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::TruncatedDims,
         HOST,
         "bad_input.huge*",
         &[("bad_input.huge_and_overflowing_sizes_are_unsupported", "isSupported")],
-    );
-    killed(
+    ),
+    scenario(
         Fault::AcceptNegativeReserved,
         HOST,
         "bad_input.bad_reserved*",
         &[("bad_input.bad_reserved_sizes_are_rejected", "isSupported")],
-    );
-    killed(
+    ),
+    scenario(
         Fault::RejectUnterminatedNames,
         HOST,
         "bad_input.unterminated*",
         &[("bad_input.unterminated_128_byte_names_allocate", "refused")],
-    );
-    killed(
+    ),
+    scenario(
         Fault::CountCapOffByOne,
         HOST,
         "bad_input.board_limits*",
         &[("bad_input.board_limits_hold_at_the_boundary", "at the cap")],
-    );
-}
-
-#[test]
-fn v1_decoding_holes_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::LenientV1,
         HOST,
         "mapper.v1_empty*:bad_input.malformed_v1*",
@@ -599,8 +540,8 @@ fn v1_decoding_holes_are_caught() {
             ("mapper.v1_empty_descriptor_is_bad_descriptor", "got 1 buffers"),
             ("bad_input.malformed_v1_bytes_are_bad_descriptor", "got 1 buffers"),
         ],
-    );
-    killed(
+    ),
+    scenario(
         Fault::V1IgnoresFields,
         HOST,
         "mapper.v1_descriptor*:bad_input.v1_fields*",
@@ -608,31 +549,137 @@ fn v1_decoding_holes_are_caught() {
             ("mapper.v1_descriptor_fields_reach_the_handle", "width 96"),
             ("bad_input.v1_fields_are_validated_like_allocate2", "got 1 buffers"),
         ],
-    );
-}
-
-#[test]
-fn slow_answers_are_caught() {
-    killed(
+    ),
+    scenario(
         Fault::SlowRefusals,
         HOST,
         "bad_input.zero*",
         &[("bad_input.zero_dimensions_are_bad_descriptor", "took")],
-    );
-    killed(
+    ),
+    scenario(
         Fault::Slow64x64,
         HOST,
         "health.*",
         &[("health.final_ping_and_64x64_allocation", "took")],
-    );
-}
-
-#[test]
-fn exhaustion_reported_as_unsupported_is_caught() {
-    killed(
+    ),
+    scenario(
         Fault::ExhaustionAsUnsupported,
         FAKE,
         "routing.exhausted*",
         &[("routing.exhausted_heap_falls_back_only_where_allowed", "NO_RESOURCES")],
-    );
+    ),
+];
+
+/// Runs the scenarios of `faults` and checks that each listed case failed with a reason
+/// containing its keyword.
+fn killed(faults: &[Fault]) {
+    for fault in faults {
+        let s = SCENARIOS.iter().find(|s| s.fault == *fault).expect("a scenario for the fault");
+        let summary = run(s.fault, s.board, s.filter);
+        for (case, keyword) in s.kills {
+            let reason = failure_of(&summary, case);
+            assert!(
+                reason.to_lowercase().contains(&keyword.to_lowercase()),
+                "{fault:?}: {case} failed for another reason than {keyword:?}: {reason}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_case_is_killed_by_some_fault() {
+    let killed: std::collections::HashSet<&str> =
+        SCENARIOS.iter().flat_map(|s| s.kills.iter().map(|(case, _)| *case)).collect();
+    let missing: Vec<&str> =
+        vts_tests::cases::all().iter().map(|c| c.name).filter(|n| !killed.contains(n)).collect();
+    assert!(missing.is_empty(), "cases no fault kills: {missing:?}");
+    let unknown: Vec<&&str> =
+        killed.iter().filter(|n| !vts_tests::cases::all().iter().any(|c| c.name == **n)).collect();
+    assert!(unknown.is_empty(), "scenarios name cases that do not exist: {unknown:?}");
+}
+
+#[test]
+fn control_run_passes_every_case_on_both_boards() {
+    for board in [HOST, FAKE] {
+        let summary = run(Fault::None, board, "*");
+        assert_eq!(summary.failed(), 0, "control run on {board} has failures: {}", summary.line());
+    }
+}
+
+#[test]
+fn broken_strides_counts_and_fds_are_caught() {
+    killed(&[Fault::NarrowStride, Fault::ExtraBuffer, Fault::LeakFd]);
+}
+
+#[test]
+fn accepted_unknown_usage_and_options_are_caught() {
+    killed(&[Fault::AcceptUnknownUsage, Fault::AcceptUnknownOptions]);
+}
+
+#[test]
+fn dirty_or_unwritable_memory_is_caught() {
+    killed(&[Fault::DirtyMemory, Fault::ReadOnlyFd]);
+}
+
+#[test]
+fn wrong_error_shapes_are_caught() {
+    killed(&[Fault::WrongErrorCode, Fault::NotServiceSpecific, Fault::IsSupportedAlwaysTrue]);
+}
+
+#[test]
+fn wrong_version_and_unstable_suffix_are_caught() {
+    killed(&[Fault::WrongVersion, Fault::UnstableSuffix]);
+}
+
+#[test]
+fn handles_that_lie_about_size_heap_or_planes_are_caught() {
+    killed(&[
+        Fault::InflatedSize,
+        Fault::WrongHeap,
+        Fault::ChromaStrideHalved,
+        Fault::ReservedRoundedUp,
+    ]);
+}
+
+#[test]
+fn intermittent_failures_under_load_are_caught() {
+    killed(&[Fault::FailEveryNth]);
+}
+
+#[test]
+fn validation_holes_are_caught() {
+    killed(&[
+        Fault::TruncatedDims,
+        Fault::AcceptNegativeReserved,
+        Fault::RejectUnterminatedNames,
+        Fault::CountCapOffByOne,
+        Fault::LenientV1,
+        Fault::V1IgnoresFields,
+    ]);
+}
+
+#[test]
+fn slow_answers_are_caught() {
+    killed(&[Fault::SlowRefusals, Fault::Slow64x64]);
+}
+
+#[test]
+fn exhaustion_reported_as_unsupported_is_caught() {
+    killed(&[Fault::ExhaustionAsUnsupported]);
+}
+
+/// The second-process check itself: a child that is shown memory without the parent's
+/// pattern says so, and one that is shown the right memory writes back what the parent reads.
+#[test]
+fn child_process_check_tells_shared_from_unshared_memory() {
+    use heaps::Heap;
+    let _one = exclusive();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_gralloc-vts"));
+    let heap = heaps::MemfdHeap::plain("vts-child").expect("memfd heap");
+    let fd = heap.allocate(std::num::NonZeroU64::new(8192).expect("non-zero")).expect("memfd");
+    vts_tests::mem::write_pattern(&fd, 8192, 1).expect("parent writes");
+    let wrong = vts_tests::child::check_in_child(exe, fd.as_fd(), 8192, 2, 3);
+    assert!(wrong.is_err_and(|s| s.reason().contains("parent's pattern")));
+    vts_tests::child::check_in_child(exe, fd.as_fd(), 8192, 1, 3).expect("child sees the pattern");
+    vts_tests::mem::check_pattern(&fd, 8192, 3).expect("parent sees the child's pattern");
 }

@@ -20,7 +20,9 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
 
 /// A board file of the repository, by path relative to the workspace root.
 pub fn repo_file(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root.canonicalize().unwrap_or(root);
+    root.join(relative)
 }
 
 /// Output collected in memory, printed by the test (so `cargo test` captures it).
