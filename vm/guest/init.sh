@@ -10,6 +10,8 @@
 
 export PATH=/bin
 /bin/busybox --install -s /bin
+# The firmware leaves escape sequences on the console line: start marker lines on a fresh one.
+echo
 . /etc/vm-plan
 
 SERVICE_NAME=android.hardware.graphics.allocator.IAllocator/default
@@ -73,7 +75,18 @@ wait_for_line() {
     return 1
 }
 
-cma_free_kb() { awk '/^CmaFree:/ { print $2 }' /proc/meminfo; }
+# kB the CMA area `reserved` has handed out (debugfs `used` counts pages; 5.10 names the
+# directory cma-reserved). Exact, unlike CmaFree, which movable pages borrowing CMA blur.
+cma_used_kb() {
+    for dir in "$DEBUGFS/cma/reserved" "$DEBUGFS/cma/cma-reserved"; do
+        if [ -r "$dir/used" ]; then
+            echo $(($(cat "$dir/used") * 4))
+            return
+        fi
+    done
+    echo "CMA debugfs missing" >&2
+    echo -1
+}
 
 # json_field FILE KEY: the first string or number value of "KEY" in the client's JSON.
 json_field() {
@@ -110,6 +123,7 @@ step_devices() {
     ls -l /dev/dma_heap /dev/binderfs /dev/ion /dev/udmabuf 2>&1 | sed 's/^/    | /'
     expected="/dev/dma_heap/system /dev/dma_heap/reserved $BINDER /proc/self/make-it-fail \
 $DEBUGFS/failslab/probability $DEBUGFS/fail_page_alloc/task-filter"
+    [ -d "$DEBUGFS/cma/reserved" ] || expected="$expected $DEBUGFS/cma/cma-reserved"
     case $KERNEL in
         5.10) expected="$expected /dev/ion" ;;
         *) expected="$expected /dev/udmabuf" ;;
@@ -200,16 +214,16 @@ service_alive() { [ -n "$SVC" ] && kill -0 "$SVC" 2>/dev/null; }
 # ---------------------------------------------------------------- board suite
 
 # check_route STEP USAGE WHERE EXPORTER: allocates one big buffer, holds it mapped and reads
-# CmaFree meanwhile. WHERE is cma (CmaFree must drop by the buffer's size) or system (it must
-# not). EXPORTER, when not empty, is the fdinfo exp_name the buffer must show.
+# the CMA area's use meanwhile. WHERE is cma (use must grow by the buffer's size) or system
+# (it must not grow). EXPORTER, when not empty, is the fdinfo exp_name the buffer must show.
 check_route() {
     step=$1
-    before=$(cma_free_kb)
+    before=$(cma_used_kb)
     gralloc --connect binder alloc $BIG --usage "$2" --json --hold 3 \
         >/tmp/route.json 2>/tmp/route.err &
     client=$!
     wait_for_line /tmp/route.err 'holding' 20 "$client"
-    during=$(cma_free_kb)
+    during=$(cma_used_kb)
     wait "$client"
     rc=$?
     if [ "$rc" -ne 0 ]; then
@@ -220,15 +234,17 @@ check_route() {
     size_kb=$(($(json_field /tmp/route.json fd_size) / 1024))
     exporter=$(json_field /tmp/route.json exporter)
     heap=$(json_field /tmp/route.json heap)
-    drop=$((before - during))
-    detail="usage $2: heap $heap, exporter $exporter, $size_kb kB, CmaFree dropped $drop kB"
+    grown=$((during - before))
+    detail="usage $2: heap $heap, exporter $exporter, $size_kb kB, CMA use grew $grown kB"
     if ! grep -q 'pattern intact' /tmp/route.err; then
         fail "$step" "$detail; held mapping not verified"
     elif [ -n "$4" ] && [ "$exporter" != "$4" ]; then
         fail "$step" "$detail; expected exporter $4"
-    elif [ "$3" = cma ] && [ "$drop" -lt "$size_kb" ]; then
+    elif [ "$before" -lt 0 ]; then
+        fail "$step" "$detail; CMA use unreadable"
+    elif [ "$3" = cma ] && [ "$grown" -lt "$size_kb" ]; then
         fail "$step" "$detail; not from CMA"
-    elif [ "$3" = system ] && [ "$drop" -ge $((size_kb / 2)) ]; then
+    elif [ "$3" = system ] && [ "$grown" -ne 0 ]; then
         fail "$step" "$detail; came from CMA"
     else
         pass "$step" "$detail"
@@ -357,7 +373,7 @@ step_cma_exhaustion() {
     note "$step: strict $FB_USAGE -> $strict_plan"
     note "$step: fallback $fallback_usage -> $(plan_of "$board" "$fallback_usage")"
 
-    cma_start=$(cma_free_kb)
+    cma_start=$(cma_used_kb)
     full=""
     i=0
     while [ "$i" -lt 40 ]; do
@@ -380,13 +396,13 @@ step_cma_exhaustion() {
         fi
         break
     done
-    cma_full=$(cma_free_kb)
+    cma_full=$(cma_used_kb)
     if [ "$full" = error ] || [ -z "$full" ]; then
         release_holders
         fail "$step" "filling CMA: attempt $i ended with exit ${error_rc:-none} instead of NO_RESOURCES"
         return
     fi
-    note "$step: $full buffers held, CmaFree $cma_start -> $cma_full kB; next one: $(tail -n 1 /tmp/fill.$i.err)"
+    note "$step: $full buffers held, CMA use $cma_start -> $cma_full kB; next one: $(tail -n 1 /tmp/fill.$i.err)"
 
     gralloc --connect binder alloc $BIG --usage "$fallback_usage" --json >/tmp/fallback.json 2>/tmp/fallback.err
     fallback_rc=$?
@@ -397,11 +413,11 @@ step_cma_exhaustion() {
 
     release_holders
     sleep 1
-    cma_end=$(cma_free_kb)
+    cma_end=$(cma_used_kb)
     gralloc --connect binder alloc $BIG --usage "$FB_USAGE" --json >/tmp/after.json 2>/tmp/after.err
     after_rc=$?
 
-    detail="$full x 8 MiB held, then $FB_USAGE -> NO_RESOURCES; $fallback_usage -> heap ${served_heap:-none} (exporter ${served_exporter:-none}); CmaFree $cma_start/$cma_full/$cma_end kB; after release exit $after_rc"
+    detail="$full x 8 MiB held, then $FB_USAGE -> NO_RESOURCES; $fallback_usage -> heap ${served_heap:-none} (exporter ${served_exporter:-none}); CMA use $cma_start/$cma_full/$cma_end kB; after release exit $after_rc"
     if [ "$full" -lt 1 ]; then
         fail "$step" "$detail; not a single CMA buffer was allocated"
     elif [ "$fallback_rc" -ne 0 ] || [ "$served_heap" != "$fallback_heap" ]; then
@@ -411,7 +427,7 @@ step_cma_exhaustion() {
         fail "$step" "$detail; fallback buffer is not a system-heap dma-buf"
     elif [ "$alive_full" != yes ] || ! service_alive; then
         fail "$step" "$detail; service died"
-    elif [ "$cma_end" -lt $((cma_start - 1024)) ]; then
+    elif [ "$cma_end" -ne "$cma_start" ]; then
         fail "$step" "$detail; CMA not given back after release"
     elif [ "$after_rc" -ne 0 ]; then
         show /tmp/after.err
@@ -421,7 +437,8 @@ step_cma_exhaustion() {
     fi
 }
 
-# set_fault ATTR_DIR PROBABILITY: task-filtered injection with every allocation eligible.
+# set_fault ATTR_DIR PROBABILITY [START END]: task-filtered injection with every allocation
+# eligible; START..END (hex addresses) limits it to calls made under that code.
 set_fault() {
     dir=$DEBUGFS/$1
     echo 0 >"$dir/probability"
@@ -435,7 +452,16 @@ set_fault() {
         echo N >"$dir/ignore-gfp-highmem"
         echo 0 >"$dir/min-order"
     fi
+    if [ -e "$dir/require-start" ]; then
+        echo "${3:-0}" >"$dir/require-start"
+        echo "${4:-18446744073709551615}" >"$dir/require-end"
+    fi
     echo "$2" >"$dir/probability"
+}
+
+# Faults injected so far by both attributes (each started with times = 100000).
+faults_injected() {
+    echo $((200000 - $(cat "$DEBUGFS/failslab/times") - $(cat "$DEBUGFS/fail_page_alloc/times")))
 }
 
 # set_make_it_fail VALUE: on every thread of the service (make-it-fail is per task).
@@ -445,24 +471,56 @@ set_make_it_fail() {
     done
 }
 
-# D7: failslab and fail_page_alloc aimed at the service's threads during a batch of
-# allocations: only successes and NO_RESOURCES, service alive, fd count unchanged.
+# function_range NAME: "START END" of a kernel function from /proc/kallsyms (END is the next
+# symbol's address; sort orders the fixed-width hex addresses numerically).
+function_range() {
+    sort /proc/kallsyms | awk -v name="$1" '
+        $3 == name { start = $1; next }
+        start != "" && $1 != start { print "0x" start, "0x" $1; exit }'
+}
+
+# D7: failslab and fail_page_alloc (10 %) aimed at the service's threads during a batch of
+# allocations. MODE heap: only allocations made under the heap's ioctl (DMA_HEAP_IOCTL_ALLOC
+# or ION_IOC_ALLOC) may fail, so every refusal must be NO_RESOURCES. MODE task: every kernel
+# allocation of the service's threads may fail, binder's own reply path included, so a
+# client may also see the kernel's FailedTransaction; never another error. Both: service
+# alive, fd count unchanged, no dma-buf kept, serves normally afterwards.
 step_fault_injection() {
     label=$1
-    step=$label-fault-injection
-    rounds=${2:-200}
+    mode=$2
+    step=$label-fault-$mode
+    rounds=200
     need "$step" gralloc || return
     service_alive || {
         fail "$step" "no service running"
         return
     }
+    range=""
+    if [ "$mode" = heap ]; then
+        if [ ! -e "$DEBUGFS/fail_page_alloc/require-start" ]; then
+            skip "$step" "kernel $KERNEL has no fault-injection stacktrace filter (x86_64 gets it from 5.12)"
+            return
+        fi
+        case $label in
+            ion) ioctl=ion_ioctl ;;
+            *) ioctl=dma_heap_ioctl ;;
+        esac
+        range=$(function_range "$ioctl")
+        if [ -z "$range" ]; then
+            fail "$step" "$ioctl not found in /proc/kallsyms"
+            return
+        fi
+    fi
     baseline=$(svc_fd_count)
     dmesg -n 1
-    set_fault failslab 10
-    set_fault fail_page_alloc 10
+    # shellcheck disable=SC2086 # range is "START END" or empty
+    set_fault failslab 10 $range
+    # shellcheck disable=SC2086
+    set_fault fail_page_alloc 10 $range
     set_make_it_fail 1
     ok=0
     refused=0
+    transport=0
     other=0
     i=0
     while [ "$i" -lt "$rounds" ] && service_alive; do
@@ -474,33 +532,42 @@ step_fault_injection() {
             ok=$((ok + 1))
         elif [ "$rc" -eq 2 ] && grep -q 'NO_RESOURCES' /tmp/fault.err; then
             refused=$((refused + 1))
+        elif [ "$mode" = task ] && [ "$rc" -eq 1 ] && grep -q 'FailedTransaction' /tmp/fault.err; then
+            transport=$((transport + 1))
         else
             other=$((other + 1))
-            [ "$other" -le 5 ] && note "$step: round $i exit $rc: $(cat /tmp/fault.err)"
+            if [ "$other" -le 5 ]; then
+                note "$step: round $i exit $rc:"
+                show /tmp/fault.err
+            fi
         fi
     done
     set_make_it_fail 0
     echo 0 >"$DEBUGFS/failslab/probability"
     echo 0 >"$DEBUGFS/fail_page_alloc/probability"
     dmesg -n 7
-    injected=$((200000 - $(cat "$DEBUGFS/failslab/times") - $(cat "$DEBUGFS/fail_page_alloc/times")))
+    injected=$(faults_injected)
     sleep 1
     after=$(svc_fd_count)
+    dmabufs=$(svc_dmabufs)
     gralloc --connect binder alloc --width 256 --height 256 --format RGBA_8888 \
         --usage "$DEFAULT_USAGE" --count 2 >/dev/null 2>/tmp/fault.err
     clean_rc=$?
-    detail="$i rounds: $ok ok, $refused NO_RESOURCES, $other other; $injected faults injected; service fds $baseline -> $after; clean alloc after: exit $clean_rc"
+    scope="service threads"
+    [ -n "$range" ] && scope="service threads under $ioctl"
+    detail="$i rounds, 10 % faults in $scope: $ok ok, $refused NO_RESOURCES, $transport FailedTransaction, $other other; $injected faults injected; service fds $baseline -> $after, dma-bufs held $dmabufs; clean alloc after: exit $clean_rc"
     if ! service_alive; then
         show "$SVC_LOG"
         SVC=""
         fail "$step" "$detail; service died"
     elif [ "$other" -ne 0 ]; then
-        fail "$step" "$detail; errors other than NO_RESOURCES"
-    elif [ "$injected" -le 0 ]; then
-        fail "$step" "$detail; no fault was injected (fault attributes not effective)"
-    elif [ "$after" -ne "$baseline" ]; then
-        fail "$step" "$detail; service fd count changed"
+        fail "$step" "$detail; unexpected errors"
+    elif [ "$injected" -le 0 ] || [ "$refused" -eq 0 ]; then
+        fail "$step" "$detail; injection never reached an allocation"
+    elif [ "$after" -ne "$baseline" ] || [ "$dmabufs" -ne 0 ]; then
+        fail "$step" "$detail; service fds changed"
     elif [ "$clean_rc" -ne 0 ]; then
+        show /tmp/fault.err
         fail "$step" "$detail; service does not recover"
     else
         pass "$step" "$detail"
@@ -558,7 +625,8 @@ faults() {
         return
     }
     step_cma_exhaustion "$1" "$2"
-    step_fault_injection "$1"
+    step_fault_injection "$1" heap
+    step_fault_injection "$1" task
     step_kill_restart "$1" "$2"
 }
 
