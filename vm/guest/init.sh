@@ -219,6 +219,9 @@ service_alive() { [ -n "$SVC" ] && kill -0 "$SVC" 2>/dev/null; }
 check_route() {
     step=$1
     before=$(cma_used_kb)
+    # Emptied here, not by the client's redirect: that runs in the child, after
+    # wait_for_line may already have found the previous step's 'holding'.
+    : >/tmp/route.err
     gralloc --connect binder alloc $BIG --usage "$2" --json --hold 3 \
         >/tmp/route.json 2>/tmp/route.err &
     client=$!
@@ -378,6 +381,7 @@ step_cma_exhaustion() {
     i=0
     while [ "$i" -lt 40 ]; do
         i=$((i + 1))
+        : >/tmp/fill.$i.err
         gralloc --connect binder alloc $BIG --usage "$FB_USAGE" --count 1 --hold 900 \
             >/tmp/fill.$i.out 2>/tmp/fill.$i.err &
         pid=$!
@@ -585,6 +589,7 @@ step_kill_restart() {
         fail "$step" "no service running"
         return
     }
+    : >/tmp/held.err
     gralloc --connect binder alloc --width 512 --height 512 --format RGBA_8888 \
         --usage GPU_TEXTURE,CPU_READ_OFTEN,CPU_WRITE_OFTEN --count 2 --hold 5 \
         >/tmp/held.out 2>/tmp/held.err &
