@@ -1,5 +1,5 @@
 //! The `gralloc` client: talks to a running allocator (`alloc`, `is-supported`, `info`,
-//! `dump`) and checks board files without one (`board check`, `board explain`).
+//! `dump`, `bench`) and checks board files without one (`board check`, `board explain`).
 //!
 //! Exit codes: 0 success (also `is-supported` answering false), 1 an operational failure
 //! (cannot connect, transport error, invalid board file, I/O), 2 the service refused an
@@ -11,7 +11,10 @@
 //! `PATH.dump` stats socket on `unix:PATH` (see [`crate::dump`] for why).
 
 mod alloc;
+mod bench;
 mod board;
+
+pub use bench::{Baseline, Source};
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -62,6 +65,8 @@ pub enum Command {
     Info,
     /// Print the service's per-heap statistics.
     Dump,
+    /// Time allocate2 through the service against direct allocations from the same heap.
+    Bench(BenchArgs),
     /// Board-file tools (need no service).
     #[command(subcommand)]
     Board(BoardCommand),
@@ -127,6 +132,21 @@ pub struct AllocArgs {
     /// for this many seconds before exiting.
     #[arg(long, value_name = "SECONDS")]
     pub hold: Option<u64>,
+}
+
+/// Arguments of `bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The descriptor (one buffer per call).
+    #[command(flatten)]
+    pub descriptor: DescriptorArgs,
+    /// Calls on each side.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub iterations: u32,
+    /// The heap allocated from directly for comparison: `auto` (the heap the service's buffer
+    /// came from, by its fdinfo exporter), `dma-heap:NAME`, `ion:NAME`, `udmabuf` or `memfd`.
+    #[arg(long, default_value = "auto")]
+    pub baseline: Baseline,
 }
 
 /// `board` sub-commands.
@@ -198,6 +218,15 @@ pub enum CliError {
         /// The error.
         #[source]
         source: std::io::Error,
+    },
+    /// A heap the client allocates from itself (`bench`'s baseline) failed.
+    #[error("{what}")]
+    Heap {
+        /// What was being done.
+        what: String,
+        /// The heap's error.
+        #[source]
+        source: heaps::HeapError,
     },
     /// The pattern written into a held buffer changed.
     #[error("buffer {index}: pattern changed at byte {offset} while held")]
@@ -278,6 +307,7 @@ pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> Result<ExitCode, CliError
         Command::IsSupported(args) => alloc::is_supported(&endpoint(), args, out),
         Command::Info => info(&endpoint(), out),
         Command::Dump => dump(&endpoint(), out),
+        Command::Bench(args) => bench::bench(&endpoint(), args, out),
         Command::Board(BoardCommand::Check { file }) => board::check(file, out),
         Command::Board(BoardCommand::Explain { file, usage, format, size }) => {
             board::explain(file, *usage, *format, *size, out)

@@ -286,6 +286,41 @@ fn refusals_exit_2_with_the_allocation_error_name() {
 }
 
 #[test]
+fn bench_times_the_service_against_the_same_heap() {
+    let daemon = Daemon::start(&host_board());
+    let mut args = ALLOC_64.to_vec();
+    args[0] = "bench";
+    args.extend(["--iterations", "30"]);
+    let out = ok(&daemon.client(&args));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].starts_with("bench: RGBA_8888 64x64 layers 1"), "{out}");
+    assert!(lines[0].ends_with("16384 bytes per buffer, 30 calls per side"), "{out}");
+    assert!(lines[1].starts_with("service allocate2 (unix:") && lines[1].contains("median"));
+    // The host board's heap is memfd, or udmabuf where /dev/udmabuf exists.
+    assert!(
+        lines[2].starts_with("baseline memfd (direct") || lines[2].starts_with("baseline udmabuf"),
+        "{out}"
+    );
+    let ratio: f64 = lines[3]
+        .strip_prefix("ratio service/baseline (median): ")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no ratio in {out}"));
+    assert!(ratio > 0.0, "{out}");
+
+    // The service keeps nothing from the benchmark's calls.
+    assert!(daemon.buffer_fds().is_empty(), "{:?}", daemon.buffer_fds());
+
+    let mut bad = ALLOC_64.to_vec();
+    bad[0] = "bench";
+    bad.extend(["--baseline", "dma-heap:no-such-heap"]);
+    let refused = daemon.client(&bad);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("opening the baseline heap dma-heap:no-such-heap"));
+}
+
+#[test]
 fn is_supported_info_and_dump_answer() {
     let daemon = Daemon::start(&host_board());
     let mut args = ALLOC_64.to_vec();

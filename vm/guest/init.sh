@@ -316,6 +316,34 @@ board_suite() {
     return 0
 }
 
+# bench_one USAGE BASELINE: `gralloc bench` of a 1920x1080 buffer; prints its report and
+# sets BENCH_RATIO to the median ratio service/baseline. False when the command fails.
+bench_one() {
+    gralloc --connect binder bench $BIG --usage "$1" --baseline "$2" --iterations 100 \
+        >/tmp/bench.out 2>&1
+    rc=$?
+    show /tmp/bench.out
+    BENCH_RATIO=$(sed -n 's/^ratio service\/baseline (median): \([0-9.]*\),.*/\1/p' /tmp/bench.out)
+    [ "$rc" -eq 0 ] && [ -n "$BENCH_RATIO" ]
+}
+
+# step_bench LABEL CMA_BASELINE SYSTEM_BASELINE: what allocate2 over kernel binder costs
+# against the heap's own ioctl, for a CMA and a system buffer. Figures only: the step fails
+# when the benchmark cannot run, never on a number (TCG timings are not the board's).
+step_bench() {
+    need "$1-bench" gralloc || return
+    if ! bench_one "$FB_USAGE" "$2"; then
+        fail "$1-bench" "bench of $FB_USAGE against $2 did not run"
+        return
+    fi
+    cma_ratio=$BENCH_RATIO
+    if ! bench_one "$DEFAULT_USAGE" "$3"; then
+        fail "$1-bench" "bench of $DEFAULT_USAGE against $3 did not run"
+        return
+    fi
+    pass "$1-bench" "1920x1080 allocate2 over binder / direct ioctl (median): CMA $cma_ratio against $2, system $BENCH_RATIO against $3"
+}
+
 # ---------------------------------------------------------------- fault steps
 
 # plan_of BOARD USAGE: the `=> ...` line of `gralloc board explain`.
@@ -643,11 +671,17 @@ step_heaps_test
 if step_hub; then
     case $KERNEL in
         6.12)
-            board_suite dmaheap /boards/qemu-x86_64.toml && faults dmaheap /boards/qemu-x86_64.toml
+            if board_suite dmaheap /boards/qemu-x86_64.toml; then
+                step_bench dmaheap dma-heap:reserved dma-heap:system
+                faults dmaheap /boards/qemu-x86_64.toml
+            fi
             stop_service dmaheap-stop
             ;;
         5.10)
-            board_suite ion /boards/qemu-x86_64-ion.toml && faults ion /boards/qemu-x86_64-ion.toml
+            if board_suite ion /boards/qemu-x86_64-ion.toml; then
+                step_bench ion ion:reserved ion:ion_system_heap
+                faults ion /boards/qemu-x86_64-ion.toml
+            fi
             stop_service ion-stop
             board_suite dmaheap /boards/qemu-x86_64.toml
             stop_service dmaheap-stop

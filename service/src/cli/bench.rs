@@ -1,0 +1,291 @@
+//! `gralloc bench`: what a client pays for `allocate2` through the service, against the same
+//! allocation made directly from the same kind of heap, measured in one run.
+//!
+//! Both sides allocate one buffer of the descriptor's size and close it; rounds of the two
+//! alternate so drift on a shared machine hits both alike. The report gives per-call
+//! figures and their ratio; nothing is asserted (machines are noisy).
+
+use std::fmt;
+use std::io::Write;
+use std::num::NonZeroU64;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use hal_interface::format::RawFormat;
+use hal_interface::transport::{self, Endpoint};
+use hal_interface::BufferHandle;
+use heaps::dmabuf::{self, FdKind};
+use heaps::{DmaHeap, Heap, IonDevice, IonHeap, MemfdHeap};
+
+use super::{write_out, BenchArgs, CliError};
+
+/// Calls per round; the two sides alternate round by round.
+const ROUND: u32 = 25;
+
+/// The baseline the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baseline {
+    /// Chosen from the first reply's exporter: `/dev/dma_heap/<exp_name>`, udmabuf, memfd.
+    Auto,
+    /// This heap.
+    Fixed(Source),
+}
+
+/// Where the baseline allocations come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `/dev/dma_heap/<name>`.
+    DmaHeap(String),
+    /// The ION heap called `name` (4.12+ ABI, uncached).
+    Ion(String),
+    /// A sealed memfd, no udmabuf.
+    Memfd,
+    /// A memfd turned into a dma-buf through `/dev/udmabuf`.
+    Udmabuf,
+}
+
+impl FromStr for Baseline {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let source = match text.split_once(':') {
+            None if text == "auto" => return Ok(Baseline::Auto),
+            None if text == "memfd" => Source::Memfd,
+            None if text == "udmabuf" => Source::Udmabuf,
+            Some(("dma-heap", name)) if !name.is_empty() => Source::DmaHeap(name.to_owned()),
+            Some(("ion", name)) if !name.is_empty() => Source::Ion(name.to_owned()),
+            _ => {
+                return Err(format!(
+                    "baseline {text:?}: expected auto, memfd, udmabuf, dma-heap:NAME or ion:NAME"
+                ))
+            }
+        };
+        Ok(Baseline::Fixed(source))
+    }
+}
+
+impl fmt::Display for Baseline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Baseline::Auto => f.write_str("auto"),
+            Baseline::Fixed(source) => source.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::DmaHeap(name) => write!(f, "dma-heap:{name}"),
+            Source::Ion(name) => write!(f, "ion:{name}"),
+            Source::Memfd => f.write_str("memfd"),
+            Source::Udmabuf => f.write_str("udmabuf"),
+        }
+    }
+}
+
+impl Baseline {
+    /// The heap to compare with, for a buffer the service returned.
+    fn resolve(&self, buffer: &FdKind) -> Result<Source, CliError> {
+        if let Baseline::Fixed(source) = self {
+            return Ok(source.clone());
+        }
+        match buffer {
+            FdKind::Memfd { .. } => Ok(Source::Memfd),
+            FdKind::DmaBuf { exporter: Some(name), .. } if name == "udmabuf" => Ok(Source::Udmabuf),
+            FdKind::DmaBuf { exporter: Some(name), .. }
+                if Path::new("/dev/dma_heap").join(name).exists() =>
+            {
+                Ok(Source::DmaHeap(name.clone()))
+            }
+            other => Err(CliError::BadReply(format!(
+                "cannot tell which heap to compare with (buffer is {other:?}): \
+                 pass --baseline dma-heap:NAME, ion:NAME, udmabuf or memfd"
+            ))),
+        }
+    }
+}
+
+impl Source {
+    fn open(&self) -> Result<Box<dyn Heap>, CliError> {
+        let heap: Result<Box<dyn Heap>, heaps::HeapError> = match self {
+            Source::DmaHeap(name) => DmaHeap::open(name).map(|h| Box::new(h) as Box<dyn Heap>),
+            Source::Ion(name) => IonDevice::open()
+                .and_then(|device| IonHeap::by_name(&device, name, 0))
+                .map(|h| Box::new(h) as Box<dyn Heap>),
+            Source::Memfd => MemfdHeap::plain("bench").map(|h| Box::new(h) as Box<dyn Heap>),
+            Source::Udmabuf => MemfdHeap::new("bench").map(|h| Box::new(h) as Box<dyn Heap>),
+        };
+        heap.map_err(|source| CliError::Heap {
+            what: format!("opening the baseline heap {self}"),
+            source,
+        })
+    }
+}
+
+/// Per-call times of one side.
+#[derive(Debug, Default)]
+struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn sorted(mut self) -> Summary {
+        self.0.sort_unstable();
+        Summary(self.0)
+    }
+}
+
+/// Sorted per-call times.
+#[derive(Debug)]
+struct Summary(Vec<Duration>);
+
+impl Summary {
+    /// The sample at `permille` of the way from the fastest to the slowest (nearest rank
+    /// below).
+    fn quantile(&self, permille: usize) -> Duration {
+        let last = self.0.len().saturating_sub(1);
+        let index = last.saturating_mul(permille.min(1000)) / 1000;
+        self.0.get(index).copied().unwrap_or_default()
+    }
+
+    fn median(&self) -> Duration {
+        self.quantile(500)
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "median {:.1} us, p90 {:.1} us, p99 {:.1} us, min {:.1} us",
+            micros(self.median()),
+            micros(self.quantile(900)),
+            micros(self.quantile(990)),
+            micros(self.quantile(0)),
+        )
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+pub(super) fn bench(
+    endpoint: &Endpoint,
+    args: &BenchArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let allocator = transport::connect(endpoint)?;
+    let info = args.descriptor.descriptor();
+    let allocate = || {
+        allocator.allocate2(&info, 1).map_err(|status| CliError::from_status("allocate2", status))
+    };
+
+    // One call up front: the size to allocate on the baseline side, and its exporter.
+    let first = allocate()?;
+    let native = first
+        .buffers
+        .first()
+        .ok_or_else(|| CliError::BadReply("allocate2(count 1) returned no buffer".to_owned()))?;
+    let handle = BufferHandle::decode(native).map_err(|e| CliError::BadReply(e.to_string()))?;
+    let fd = native
+        .fds
+        .first()
+        .ok_or_else(|| CliError::BadReply("the handle carries no fd".to_owned()))?;
+    let kind = dmabuf::fd_kind(fd.as_fd()).map_err(|source| CliError::Io {
+        what: "reading the buffer's fdinfo".to_owned(),
+        source,
+    })?;
+    let baseline = args.baseline.resolve(&kind)?;
+    let heap = baseline.open()?;
+    let len = NonZeroU64::new(handle.alloc_size)
+        .ok_or_else(|| CliError::BadReply("the handle says 0 bytes".to_owned()))?;
+    drop(first);
+
+    let heap_call = || {
+        heap.allocate(len).map(drop).map_err(|source| CliError::Heap {
+            what: format!("baseline allocation from {baseline}"),
+            source,
+        })
+    };
+    // Warm both paths (binder threads, page cache, heap pools) before measuring.
+    for _ in 0..ROUND.min(args.iterations) {
+        allocate().map(drop)?;
+        heap_call()?;
+    }
+
+    let mut service = Samples::default();
+    let mut direct = Samples::default();
+    let mut done = 0u32;
+    while done < args.iterations {
+        let round = ROUND.min(args.iterations - done);
+        for _ in 0..round {
+            let start = Instant::now();
+            allocate().map(drop)?;
+            service.0.push(start.elapsed());
+        }
+        for _ in 0..round {
+            let start = Instant::now();
+            heap_call()?;
+            direct.0.push(start.elapsed());
+        }
+        done += round;
+    }
+    let (service, direct) = (service.sorted(), direct.sorted());
+    let ratio = service.median().as_secs_f64() / direct.median().as_secs_f64().max(1e-9);
+    let overhead = micros(service.median()) - micros(direct.median());
+    let report = format!(
+        "bench: {} {}x{} layers {} usage {}, {} bytes per buffer, {} calls per side\n\
+         service allocate2 ({endpoint}): {}\n\
+         baseline {baseline} (direct, same size): {}\n\
+         ratio service/baseline (median): {ratio:.2}, overhead {overhead:.1} us per call\n",
+        RawFormat(info.format.0),
+        info.width,
+        info.height,
+        info.layerCount,
+        args.descriptor.usage,
+        len,
+        args.iterations,
+        service.line(),
+        direct.line(),
+    );
+    write_out(out, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baselines_parse_and_print() {
+        for text in ["auto", "memfd", "udmabuf", "dma-heap:system", "ion:ion_system_heap"] {
+            assert_eq!(text.parse::<Baseline>().unwrap().to_string(), text);
+        }
+        for bad in ["", "dma-heap:", "ion:", "system", "tcp:1"] {
+            assert!(bad.parse::<Baseline>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn auto_follows_the_exporter() {
+        let memfd = FdKind::Memfd { name: "x".to_owned() };
+        assert_eq!(Baseline::Auto.resolve(&memfd).unwrap(), Source::Memfd);
+        let udmabuf = FdKind::DmaBuf { exporter: Some("udmabuf".to_owned()), name: None };
+        assert_eq!(Baseline::Auto.resolve(&udmabuf).unwrap(), Source::Udmabuf);
+        let unknown = FdKind::DmaBuf { exporter: None, name: None };
+        assert!(Baseline::Auto.resolve(&unknown).is_err());
+        let system = Source::DmaHeap("system".to_owned());
+        let explicit = Baseline::Fixed(system.clone());
+        assert_eq!(explicit.resolve(&unknown).unwrap(), system);
+    }
+
+    #[test]
+    fn quantiles_pick_from_sorted_samples() {
+        let samples = Samples((1..=100).rev().map(Duration::from_micros).collect()).sorted();
+        assert_eq!(samples.quantile(0), Duration::from_micros(1));
+        assert_eq!(samples.median(), Duration::from_micros(50));
+        assert_eq!(samples.quantile(990), Duration::from_micros(99));
+        assert_eq!(samples.quantile(1000), Duration::from_micros(100));
+        assert_eq!(Summary(Vec::new()).median(), Duration::ZERO);
+    }
+}
