@@ -120,6 +120,7 @@ step_mounts() {
 
 step_devices() {
     note "kernel $(uname -r), $(grep -E '^(MemTotal|CmaTotal|CmaFree):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
+    note "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
     ls -l /dev/dma_heap /dev/binderfs /dev/ion /dev/udmabuf 2>&1 | sed 's/^/    | /'
     expected="/dev/dma_heap/system /dev/dma_heap/reserved $BINDER /proc/self/make-it-fail \
 $DEBUGFS/failslab/probability $DEBUGFS/fail_page_alloc/task-filter"
@@ -317,31 +318,37 @@ board_suite() {
 }
 
 # bench_one USAGE BASELINE: `gralloc bench` of a 1920x1080 buffer; prints its report and
-# sets BENCH_RATIO to the median ratio service/baseline. False when the command fails.
+# sets BENCH_RATIOS to "median M / mean A" (service/baseline). False when the command fails.
 bench_one() {
     gralloc --connect binder bench $BIG --usage "$1" --baseline "$2" --iterations 100 \
         >/tmp/bench.out 2>&1
     rc=$?
     show /tmp/bench.out
-    BENCH_RATIO=$(sed -n 's/^ratio service\/baseline (median): \([0-9.]*\),.*/\1/p' /tmp/bench.out)
-    [ "$rc" -eq 0 ] && [ -n "$BENCH_RATIO" ]
+    BENCH_RATIOS=$(sed -n 's/^ratio service\/baseline (median): \([0-9.]*\), (mean): \([0-9.]*\),.*/median \1 \/ mean \2/p' /tmp/bench.out)
+    [ "$rc" -eq 0 ] && [ -n "$BENCH_RATIOS" ]
 }
 
+# svc_memory: the service's resident and peak resident memory in kB.
+svc_memory() { awk '/^VmRSS:/ { rss = $2 } /^VmHWM:/ { hwm = $2 } END { print rss " kB (peak " hwm " kB)" }' "/proc/$SVC/status"; }
+
 # step_bench LABEL CMA_BASELINE SYSTEM_BASELINE: what allocate2 over kernel binder costs
-# against the heap's own ioctl, for a CMA and a system buffer. Figures only: the step fails
-# when the benchmark cannot run, never on a number (TCG timings are not the board's).
+# against the heap's own ioctl, for a CMA and a system buffer, and the service's memory
+# around it. Figures only: the step fails when the benchmark cannot run, never on a number
+# (TCG timings are not the board's).
 step_bench() {
     need "$1-bench" gralloc || return
+    note "$1-bench: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+    memory_before=$(svc_memory)
     if ! bench_one "$FB_USAGE" "$2"; then
         fail "$1-bench" "bench of $FB_USAGE against $2 did not run"
         return
     fi
-    cma_ratio=$BENCH_RATIO
+    cma_ratios=$BENCH_RATIOS
     if ! bench_one "$DEFAULT_USAGE" "$3"; then
         fail "$1-bench" "bench of $DEFAULT_USAGE against $3 did not run"
         return
     fi
-    pass "$1-bench" "1920x1080 allocate2 over binder / direct ioctl (median): CMA $cma_ratio against $2, system $BENCH_RATIO against $3"
+    pass "$1-bench" "1920x1080 allocate2 over binder / direct ioctl: CMA $cma_ratios against $2, system $BENCH_RATIOS against $3; service RSS $memory_before before, $(svc_memory) after both runs"
 }
 
 # ---------------------------------------------------------------- fault steps

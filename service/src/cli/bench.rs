@@ -126,28 +126,53 @@ impl Source {
     }
 }
 
-/// Per-call times of one side.
+/// Per-call times of one side, and the wall time of its rounds.
 #[derive(Debug, Default)]
-struct Samples(Vec<Duration>);
+struct Samples {
+    calls: Vec<Duration>,
+    /// Sum of whole rounds, timed around each round: the mean stays exact where the clock
+    /// is coarser than one call (a jiffies clocksource in an emulated guest).
+    total: Duration,
+}
 
 impl Samples {
+    /// Runs `round` calls of `call`, timing each and the round.
+    fn round(
+        &mut self,
+        round: u32,
+        call: impl Fn() -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let round_start = Instant::now();
+        for _ in 0..round {
+            let start = Instant::now();
+            call()?;
+            self.calls.push(start.elapsed());
+        }
+        self.total += round_start.elapsed();
+        Ok(())
+    }
+
     fn sorted(mut self) -> Summary {
-        self.0.sort_unstable();
-        Summary(self.0)
+        self.calls.sort_unstable();
+        let count = u32::try_from(self.calls.len()).unwrap_or(u32::MAX).max(1);
+        Summary { mean: self.total / count, sorted: self.calls }
     }
 }
 
-/// Sorted per-call times.
+/// Sorted per-call times and the mean.
 #[derive(Debug)]
-struct Summary(Vec<Duration>);
+struct Summary {
+    sorted: Vec<Duration>,
+    mean: Duration,
+}
 
 impl Summary {
     /// The sample at `permille` of the way from the fastest to the slowest (nearest rank
     /// below).
     fn quantile(&self, permille: usize) -> Duration {
-        let last = self.0.len().saturating_sub(1);
+        let last = self.sorted.len().saturating_sub(1);
         let index = last.saturating_mul(permille.min(1000)) / 1000;
-        self.0.get(index).copied().unwrap_or_default()
+        self.sorted.get(index).copied().unwrap_or_default()
     }
 
     fn median(&self) -> Duration {
@@ -156,7 +181,8 @@ impl Summary {
 
     fn line(&self) -> String {
         format!(
-            "median {:.1} us, p90 {:.1} us, p99 {:.1} us, min {:.1} us",
+            "mean {:.1} us, median {:.1} us, p90 {:.1} us, p99 {:.1} us, min {:.1} us",
+            micros(self.mean),
             micros(self.median()),
             micros(self.quantile(900)),
             micros(self.quantile(990)),
@@ -218,26 +244,22 @@ pub(super) fn bench(
     let mut done = 0u32;
     while done < args.iterations {
         let round = ROUND.min(args.iterations - done);
-        for _ in 0..round {
-            let start = Instant::now();
-            allocate().map(drop)?;
-            service.0.push(start.elapsed());
-        }
-        for _ in 0..round {
-            let start = Instant::now();
-            heap_call()?;
-            direct.0.push(start.elapsed());
-        }
+        service.round(round, || allocate().map(drop))?;
+        direct.round(round, heap_call)?;
         done += round;
     }
     let (service, direct) = (service.sorted(), direct.sorted());
-    let ratio = service.median().as_secs_f64() / direct.median().as_secs_f64().max(1e-9);
-    let overhead = micros(service.median()) - micros(direct.median());
+    let ratio = |side: fn(&Summary) -> Duration| {
+        side(&service).as_secs_f64() / side(&direct).as_secs_f64().max(1e-9)
+    };
+    let (median_ratio, mean_ratio) = (ratio(Summary::median), ratio(|s| s.mean));
+    let overhead = micros(service.mean) - micros(direct.mean);
     let report = format!(
         "bench: {} {}x{} layers {} usage {}, {} bytes per buffer, {} calls per side\n\
          service allocate2 ({endpoint}): {}\n\
          baseline {baseline} (direct, same size): {}\n\
-         ratio service/baseline (median): {ratio:.2}, overhead {overhead:.1} us per call\n",
+         ratio service/baseline (median): {median_ratio:.2}, (mean): {mean_ratio:.2}, \
+         overhead {overhead:.1} us per call (mean)\n",
         RawFormat(info.format.0),
         info.width,
         info.height,
@@ -281,11 +303,14 @@ mod tests {
 
     #[test]
     fn quantiles_pick_from_sorted_samples() {
-        let samples = Samples((1..=100).rev().map(Duration::from_micros).collect()).sorted();
+        let calls = (1..=100).rev().map(Duration::from_micros).collect();
+        let samples = Samples { calls, total: Duration::from_micros(5050) }.sorted();
+        assert_eq!(samples.mean, Duration::from_nanos(50_500));
         assert_eq!(samples.quantile(0), Duration::from_micros(1));
         assert_eq!(samples.median(), Duration::from_micros(50));
         assert_eq!(samples.quantile(990), Duration::from_micros(99));
         assert_eq!(samples.quantile(1000), Duration::from_micros(100));
-        assert_eq!(Summary(Vec::new()).median(), Duration::ZERO);
+        let empty = Samples::default().sorted();
+        assert_eq!((empty.median(), empty.mean), (Duration::ZERO, Duration::ZERO));
     }
 }
