@@ -292,8 +292,9 @@ board_suite() {
     if need "$label-route" gralloc; then
         cma_exporter=""
         system_exporter=""
-        # Only 6.12 names dma-heap exporters after the heap (5.10: heap_helpers, ION: ion).
-        if [ "$KERNEL" = 6.12 ] && [ "$label" = dmaheap ]; then
+        # Only 6.12 names dma-heap exporters after the heap (5.10: heap_helpers, ION: ion);
+        # every 6.12 board here uses dma-buf heaps.
+        if [ "$KERNEL" = 6.12 ]; then
             cma_exporter=reserved
             system_exporter=system
         fi
@@ -683,6 +684,10 @@ if step_hub; then
                 faults dmaheap /boards/qemu-x86_64.toml
             fi
             stop_service dmaheap-stop
+            # The shipped HiKey960 board file on a real kernel: its CMA heap resolves to
+            # `reserved` here, the camera and system-uncached heaps are absent.
+            board_suite hikey960 /boards/hikey960.toml
+            stop_service hikey960-stop
             ;;
         5.10)
             if board_suite ion /boards/qemu-x86_64-ion.toml; then

@@ -34,7 +34,7 @@ judge() {
     fi
     # The conformance suite's own summary, per board.
     local vts
-    vts=$(grep -ao "VMTEST $kernel [a-z]*-vts .*" "$log_file" || true)
+    vts=$(grep -ao "VMTEST $kernel [a-z0-9]*-vts .*" "$log_file" || true)
     if [[ -z $vts ]]; then
         printf '  kernel %s: conformance suite did not run\n' "$kernel"
         ok=1
