@@ -318,14 +318,17 @@ board_suite() {
     return 0
 }
 
-# bench_one USAGE BASELINE: `gralloc bench` of a 1920x1080 buffer; prints its report and
-# sets BENCH_RATIOS to "median M / mean A" (service/baseline). False when the command fails.
+# bench_one "SIZE ARGS" USAGE BASELINE ITERATIONS: `gralloc bench`; prints its report, sets
+# BENCH_RATIOS to "median M / mean A" (service/baseline) and BENCH_P99 to the service side's
+# p99 in us. False when the command fails.
 bench_one() {
-    gralloc --connect binder bench $BIG --usage "$1" --baseline "$2" --iterations 100 \
+    # shellcheck disable=SC2086 # $1 is several arguments
+    gralloc --connect binder bench $1 --usage "$2" --baseline "$3" --iterations "$4" \
         >/tmp/bench.out 2>&1
     rc=$?
     show /tmp/bench.out
     BENCH_RATIOS=$(sed -n 's/^ratio service\/baseline (median): \([0-9.]*\), (mean): \([0-9.]*\),.*/median \1 \/ mean \2/p' /tmp/bench.out)
+    BENCH_P99=$(sed -n 's/^service allocate2 .* p99 \([0-9.]*\) us,.*/\1/p' /tmp/bench.out)
     [ "$rc" -eq 0 ] && [ -n "$BENCH_RATIOS" ]
 }
 
@@ -340,16 +343,54 @@ step_bench() {
     need "$1-bench" gralloc || return
     note "$1-bench: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
     memory_before=$(svc_memory)
-    if ! bench_one "$FB_USAGE" "$2"; then
+    if ! bench_one "$BIG" "$FB_USAGE" "$2" 100; then
         fail "$1-bench" "bench of $FB_USAGE against $2 did not run"
         return
     fi
     cma_ratios=$BENCH_RATIOS
-    if ! bench_one "$DEFAULT_USAGE" "$3"; then
+    if ! bench_one "$BIG" "$DEFAULT_USAGE" "$3" 100; then
         fail "$1-bench" "bench of $DEFAULT_USAGE against $3 did not run"
         return
     fi
     pass "$1-bench" "1920x1080 allocate2 over binder / direct ioctl: CMA $cma_ratios against $2, system $BENCH_RATIOS against $3; service RSS $memory_before before, $(svc_memory) after both runs"
+}
+
+# step_small_under_load LABEL BASELINE: reliability E2. SurfaceFlinger's 64x64 allocate2
+# alone, then while four clients loop 8 MiB CMA allocations; reports both p99s. Figures
+# only, like step_bench: a 4-thread pool shared with slow CMA requests is the point to see.
+SMALL="--width 64 --height 64 --format RGBA_8888"
+step_small_under_load() {
+    step=$1-small-under-load
+    need "$step" gralloc || return
+    if ! bench_one "$SMALL" "$DEFAULT_USAGE" "$2" 200; then
+        fail "$step" "unloaded bench did not run"
+        return
+    fi
+    alone=$BENCH_P99
+    rm -f /tmp/stop-load
+    loaders=""
+    for n in 1 2 3 4; do
+        (
+            while [ ! -e /tmp/stop-load ]; do
+                gralloc --connect binder alloc $BIG --usage "$FB_USAGE" >/dev/null 2>&1
+            done
+        ) &
+        loaders="$loaders $!"
+    done
+    sleep 1
+    bench_one "$SMALL" "$DEFAULT_USAGE" "$2" 200
+    rc=$?
+    touch /tmp/stop-load
+    for pid in $loaders; do
+        wait "$pid"
+    done
+    if [ "$rc" -ne 0 ]; then
+        fail "$step" "bench under load did not run"
+    elif ! service_alive; then
+        fail "$step" "service died under load"
+    else
+        pass "$step" "64x64 allocate2 p99: $alone us alone, $BENCH_P99 us while 4 clients loop 8 MiB CMA allocations"
+    fi
 }
 
 # ---------------------------------------------------------------- fault steps
@@ -681,6 +722,7 @@ if step_hub; then
         6.12)
             if board_suite dmaheap /boards/qemu-x86_64.toml; then
                 step_bench dmaheap dma-heap:reserved dma-heap:system
+                step_small_under_load dmaheap dma-heap:system
                 faults dmaheap /boards/qemu-x86_64.toml
             fi
             stop_service dmaheap-stop
