@@ -19,6 +19,8 @@ BINDER=/dev/binderfs/binder
 DEBUGFS=/sys/kernel/debug
 # A 1920x1080 RGBA_8888 buffer: about 8 MiB, so the 128 MiB CMA area holds about 15.
 BIG="--width 1920 --height 1080 --format RGBA_8888"
+# What SurfaceFlinger asks for most: a small buffer.
+SMALL="--width 64 --height 64 --format RGBA_8888"
 # What SurfaceFlinger asks for a client target (must come from CMA) and a plain GPU texture
 # (must come from the system heap).
 FB_USAGE=COMPOSER_CLIENT_TARGET,GPU_RENDER_TARGET
@@ -358,7 +360,6 @@ step_bench() {
 # step_small_under_load LABEL BASELINE: reliability E2. SurfaceFlinger's 64x64 allocate2
 # alone, then while four clients loop 8 MiB CMA allocations; reports both p99s. Figures
 # only, like step_bench: a 4-thread pool shared with slow CMA requests is the point to see.
-SMALL="--width 64 --height 64 --format RGBA_8888"
 step_small_under_load() {
     step=$1-small-under-load
     need "$step" gralloc || return
@@ -560,6 +561,25 @@ function_range() {
         start != "" && $1 != start { print "0x" start, "0x" $1; exit }'
 }
 
+# heap_ioctl_range STEP LABEL: sets range and ioctl to the kernel's heap ioctl handler
+# (ion_ioctl for the ION board, else dma_heap_ioctl) for require-start/end; false after
+# reporting STEP skipped (no stack-trace filter) or failed (symbol missing).
+heap_ioctl_range() {
+    if [ ! -e "$DEBUGFS/fail_page_alloc/require-start" ]; then
+        skip "$1" "kernel $KERNEL has no fault-injection stacktrace filter (x86_64 gets it from 5.12)"
+        return 1
+    fi
+    case $2 in
+        ion) ioctl=ion_ioctl ;;
+        *) ioctl=dma_heap_ioctl ;;
+    esac
+    range=$(function_range "$ioctl")
+    if [ -z "$range" ]; then
+        fail "$1" "$ioctl not found in /proc/kallsyms"
+        return 1
+    fi
+}
+
 # D7: failslab and fail_page_alloc (10 %) aimed at the service's threads during a batch of
 # allocations. MODE heap: only allocations made under the heap's ioctl (DMA_HEAP_IOCTL_ALLOC
 # or ION_IOC_ALLOC) may fail, so every refusal must be NO_RESOURCES. MODE task: every kernel
@@ -578,19 +598,7 @@ step_fault_injection() {
     }
     range=""
     if [ "$mode" = heap ]; then
-        if [ ! -e "$DEBUGFS/fail_page_alloc/require-start" ]; then
-            skip "$step" "kernel $KERNEL has no fault-injection stacktrace filter (x86_64 gets it from 5.12)"
-            return
-        fi
-        case $label in
-            ion) ioctl=ion_ioctl ;;
-            *) ioctl=dma_heap_ioctl ;;
-        esac
-        range=$(function_range "$ioctl")
-        if [ -z "$range" ]; then
-            fail "$step" "$ioctl not found in /proc/kallsyms"
-            return
-        fi
+        heap_ioctl_range "$step" "$label" || return
     fi
     baseline=$(svc_fd_count)
     dmesg -n 1
@@ -655,6 +663,111 @@ step_fault_injection() {
     fi
 }
 
+# arm_fail_nth N TID...: the Nth fault-injectable allocation of each service thread fails
+# (fail-nth counts down per thread; 0 disarms).
+arm_fail_nth() {
+    count=$1
+    shift
+    for tid in "$@"; do
+        echo "$count" >"/proc/$SVC/task/$tid/fail-nth" 2>/dev/null
+    done
+}
+
+# D7 fail-nth sweep: one 64x64 allocate2 with its 1st, then 2nd, ... kernel allocation
+# failing, until a call no longer reaches the armed one, so every allocation on the path
+# fails once. MODE heap: failslab and fail_page_alloc, counting only allocations under the
+# heap ioctl; every call must succeed or answer NO_RESOURCES. MODE slab: failslab on every
+# slab allocation of the service's threads, binder's reply included, so the kernel's
+# FailedTransaction is accepted too (page allocations stay out: failing a user page fault
+# calls the OOM killer, which is kernel policy, not the service). Both: nothing lost, the
+# last call succeeds.
+step_fail_nth() {
+    label=$1
+    mode=$2
+    step=$label-fail-nth-$mode
+    need "$step" gralloc || return
+    service_alive || {
+        fail "$step" "no service running"
+        return
+    }
+    range=""
+    if [ "$mode" = heap ]; then
+        heap_ioctl_range "$step" "$label" || return
+    fi
+    baseline=$(svc_fd_count)
+    dmesg -n 1
+    # shellcheck disable=SC2086 # range is "START END" or empty
+    set_fault failslab 0 $range
+    if [ "$mode" = heap ]; then
+        # shellcheck disable=SC2086
+        set_fault fail_page_alloc 0 $range
+    fi
+    ok=0
+    refused=0
+    transport=0
+    other=0
+    n=0
+    reached=yes
+    while [ "$reached" = yes ] && [ "$n" -lt 300 ] && service_alive; do
+        n=$((n + 1))
+        tids=$(ls "/proc/$SVC/task")
+        note "$step: failing allocation $n"
+        # shellcheck disable=SC2086 # one argument per thread id
+        arm_fail_nth "$n" $tids
+        timeout 30 gralloc --connect binder alloc $SMALL --usage "$DEFAULT_USAGE" \
+            >/dev/null 2>/tmp/nth.err
+        rc=$?
+        # A thread whose count reached 0 took the injected failure during this call.
+        reached=no
+        for tid in $tids; do
+            [ "$(cat "/proc/$SVC/task/$tid/fail-nth" 2>/dev/null)" = 0 ] && reached=yes
+        done
+        # shellcheck disable=SC2086
+        arm_fail_nth 0 $tids
+        if [ "$rc" -eq 0 ]; then
+            ok=$((ok + 1))
+        elif [ "$rc" -eq 2 ] && grep -q 'NO_RESOURCES' /tmp/nth.err; then
+            refused=$((refused + 1))
+        elif [ "$mode" = slab ] && [ "$rc" -eq 1 ] && grep -q 'FailedTransaction' /tmp/nth.err; then
+            transport=$((transport + 1))
+        else
+            other=$((other + 1))
+            if [ "$other" -le 5 ]; then
+                note "$step: failing allocation $n: exit $rc:"
+                show /tmp/nth.err
+            fi
+        fi
+    done
+    echo 0 >"$DEBUGFS/failslab/probability"
+    echo 0 >"$DEBUGFS/fail_page_alloc/probability"
+    dmesg -n 7
+    sleep 1
+    after=$(svc_fd_count)
+    dmabufs=$(svc_dmabufs)
+    # The last call reached no armed allocation: it is not one of the injected calls.
+    [ "$reached" = no ] && [ "$rc" -eq 0 ] && ok=$((ok - 1))
+    scope="slab allocations of the service threads"
+    [ "$mode" = heap ] && scope="allocations under $ioctl"
+    detail="failed each of the first $((n - 1)) $scope in turn: $ok still ok, $refused NO_RESOURCES, $transport FailedTransaction, $other other; call $n reached none and exited $rc; service fds $baseline -> $after, dma-bufs held $dmabufs"
+    if ! service_alive; then
+        show "$SVC_LOG"
+        SVC=""
+        fail "$step" "$detail; service died"
+    elif [ "$reached" = yes ]; then
+        fail "$step" "$detail; still reaching injected failures after $n calls"
+    elif [ "$n" -lt 2 ]; then
+        fail "$step" "$detail; no allocation on the path was ever failed"
+    elif [ "$other" -ne 0 ]; then
+        fail "$step" "$detail; unexpected errors"
+    elif [ "$rc" -ne 0 ]; then
+        fail "$step" "$detail; the call without injection failed"
+    elif [ "$after" -ne "$baseline" ] || [ "$dmabufs" -ne 0 ]; then
+        fail "$step" "$detail; service fds changed"
+    else
+        pass "$step" "$detail"
+    fi
+}
+
 # F1/F2: a client maps buffers and writes a pattern, the service is killed (SIGKILL), the
 # pattern must still be there; a restarted service serves again.
 step_kill_restart() {
@@ -709,6 +822,8 @@ faults() {
     step_cma_exhaustion "$1" "$2"
     step_fault_injection "$1" heap
     step_fault_injection "$1" task
+    step_fail_nth "$1" heap
+    step_fail_nth "$1" slab
     step_kill_restart "$1" "$2"
 }
 

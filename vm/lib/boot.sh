@@ -10,7 +10,7 @@ boot_guest() {
     timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
         -nographic -no-reboot -kernel "$image" -initrd "$initrd" \
         -append "console=ttyS0 quiet panic=-1 cma=128M tsc=reliable" </dev/null 2>&1 \
-        | tr -d '\r' | tee "$log_file" || rc=$?
+        | sed -u 's/\r//g' | tee "$log_file" || rc=$?
     if ((rc == 124 || rc == 137)); then
         log "guest $kernel timed out after ${VM_TIMEOUT}s"
     fi
