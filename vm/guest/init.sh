@@ -561,6 +561,25 @@ function_range() {
         start != "" && $1 != start { print "0x" start, "0x" $1; exit }'
 }
 
+# tally_answer RC ERRFILE TRANSPORT_OK WHAT: counts one gralloc answer under injected faults
+# in ok, refused (NO_RESOURCES), transport (the kernel's FailedTransaction, counted only when
+# TRANSPORT_OK is yes) or other, showing the first five others (WHAT names the call).
+tally_answer() {
+    if [ "$1" -eq 0 ]; then
+        ok=$((ok + 1))
+    elif [ "$1" -eq 2 ] && grep -q 'NO_RESOURCES' "$2"; then
+        refused=$((refused + 1))
+    elif [ "$3" = yes ] && [ "$1" -eq 1 ] && grep -q 'FailedTransaction' "$2"; then
+        transport=$((transport + 1))
+    else
+        other=$((other + 1))
+        if [ "$other" -le 5 ]; then
+            note "$step: $4: exit $1:"
+            show "$2"
+        fi
+    fi
+}
+
 # heap_ioctl_range STEP LABEL: sets range and ioctl to the kernel's heap ioctl handler
 # (ion_ioctl for the ION board, else dma_heap_ioctl) for require-start/end; false after
 # reporting STEP skipped (no stack-trace filter) or failed (symbol missing).
@@ -617,19 +636,7 @@ step_fault_injection() {
         gralloc --connect binder alloc --width 256 --height 256 --format RGBA_8888 \
             --usage "$DEFAULT_USAGE" --count 2 >/dev/null 2>/tmp/fault.err
         rc=$?
-        if [ "$rc" -eq 0 ]; then
-            ok=$((ok + 1))
-        elif [ "$rc" -eq 2 ] && grep -q 'NO_RESOURCES' /tmp/fault.err; then
-            refused=$((refused + 1))
-        elif [ "$mode" = task ] && [ "$rc" -eq 1 ] && grep -q 'FailedTransaction' /tmp/fault.err; then
-            transport=$((transport + 1))
-        else
-            other=$((other + 1))
-            if [ "$other" -le 5 ]; then
-                note "$step: round $i exit $rc:"
-                show /tmp/fault.err
-            fi
-        fi
+        tally_answer "$rc" /tmp/fault.err "$([ "$mode" = task ] && echo yes)" "round $i"
     done
     set_make_it_fail 0
     echo 0 >"$DEBUGFS/failslab/probability"
@@ -724,19 +731,7 @@ step_fail_nth() {
         done
         # shellcheck disable=SC2086
         arm_fail_nth 0 $tids
-        if [ "$rc" -eq 0 ]; then
-            ok=$((ok + 1))
-        elif [ "$rc" -eq 2 ] && grep -q 'NO_RESOURCES' /tmp/nth.err; then
-            refused=$((refused + 1))
-        elif [ "$mode" = slab ] && [ "$rc" -eq 1 ] && grep -q 'FailedTransaction' /tmp/nth.err; then
-            transport=$((transport + 1))
-        else
-            other=$((other + 1))
-            if [ "$other" -le 5 ]; then
-                note "$step: failing allocation $n: exit $rc:"
-                show /tmp/nth.err
-            fi
-        fi
+        tally_answer "$rc" /tmp/nth.err "$([ "$mode" = slab ] && echo yes)" "failing allocation $n"
     done
     echo 0 >"$DEBUGFS/failslab/probability"
     echo 0 >"$DEBUGFS/fail_page_alloc/probability"
