@@ -16,11 +16,11 @@ use super::{write_out, AllocArgs, CliError, DescriptorArgs};
 
 /// What the client learned about one received buffer.
 #[derive(Debug)]
-struct Received {
-    handle: BufferHandle,
+pub(super) struct Received {
+    pub(super) handle: BufferHandle,
     /// Where the memory really came from: the dma-buf exporter (fdinfo `exp_name`) or
     /// `memfd`.
-    exporter: String,
+    pub(super) exporter: String,
     /// The dma-buf or memfd name.
     buffer_name: Option<String>,
     /// Size of the fd in bytes (`lseek` to the end).
@@ -79,7 +79,7 @@ fn first_fd(index: usize, native: &NativeHandle) -> Result<BorrowedFd<'_>, CliEr
         .ok_or_else(|| CliError::BadReply(format!("buffer {index}: handle carries no fd")))
 }
 
-fn inspect(index: usize, native: &NativeHandle) -> Result<Received, CliError> {
+pub(super) fn inspect(index: usize, native: &NativeHandle) -> Result<Received, CliError> {
     let handle = BufferHandle::decode(native)
         .map_err(|err| CliError::BadReply(format!("buffer {index}: {err}")))?;
     let fd = first_fd(index, native)?;

@@ -8,7 +8,6 @@
 use std::fmt;
 use std::io::Write;
 use std::num::NonZeroU64;
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -16,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use hal_interface::format::RawFormat;
 use hal_interface::transport::{self, Endpoint};
-use hal_interface::BufferHandle;
-use heaps::dmabuf::{self, FdKind};
 use heaps::{DmaHeap, Heap, IonDevice, IonHeap, MemfdHeap};
 
 use super::{write_out, BenchArgs, CliError};
@@ -88,21 +85,20 @@ impl fmt::Display for Source {
 }
 
 impl Baseline {
-    /// The heap to compare with, for a buffer the service returned.
-    fn resolve(&self, buffer: &FdKind) -> Result<Source, CliError> {
+    /// The heap to compare with, for a buffer the service returned by `exporter` (fdinfo
+    /// `exp_name`, or `memfd`, as [`super::alloc`] reports it).
+    fn resolve(&self, exporter: &str) -> Result<Source, CliError> {
         if let Baseline::Fixed(source) = self {
             return Ok(source.clone());
         }
-        match buffer {
-            FdKind::Memfd { .. } => Ok(Source::Memfd),
-            FdKind::DmaBuf { exporter: Some(name), .. } if name == "udmabuf" => Ok(Source::Udmabuf),
-            FdKind::DmaBuf { exporter: Some(name), .. }
-                if Path::new("/dev/dma_heap").join(name).exists() =>
-            {
-                Ok(Source::DmaHeap(name.clone()))
+        match exporter {
+            "memfd" => Ok(Source::Memfd),
+            "udmabuf" => Ok(Source::Udmabuf),
+            name if Path::new("/dev/dma_heap").join(name).exists() => {
+                Ok(Source::DmaHeap(name.to_owned()))
             }
             other => Err(CliError::BadReply(format!(
-                "cannot tell which heap to compare with (buffer is {other:?}): \
+                "cannot tell which heap to compare with (buffer exported by {other:?}): \
                  pass --baseline dma-heap:NAME, ion:NAME, udmabuf or memfd"
             ))),
         }
@@ -111,13 +107,16 @@ impl Baseline {
 
 impl Source {
     fn open(&self) -> Result<Box<dyn Heap>, CliError> {
-        let heap: Result<Box<dyn Heap>, heaps::HeapError> = match self {
-            Source::DmaHeap(name) => DmaHeap::open(name).map(|h| Box::new(h) as Box<dyn Heap>),
-            Source::Ion(name) => IonDevice::open()
-                .and_then(|device| IonHeap::by_name(&device, name, 0))
-                .map(|h| Box::new(h) as Box<dyn Heap>),
-            Source::Memfd => MemfdHeap::plain("bench").map(|h| Box::new(h) as Box<dyn Heap>),
-            Source::Udmabuf => MemfdHeap::new("bench").map(|h| Box::new(h) as Box<dyn Heap>),
+        fn boxed(heap: impl Heap + 'static) -> Box<dyn Heap> {
+            Box::new(heap)
+        }
+        let heap = match self {
+            Source::DmaHeap(name) => DmaHeap::open(name).map(boxed),
+            Source::Ion(name) => {
+                IonDevice::open().and_then(|device| IonHeap::by_name(&device, name, 0)).map(boxed)
+            }
+            Source::Memfd => MemfdHeap::plain("bench").map(boxed),
+            Source::Udmabuf => MemfdHeap::new("bench").map(boxed),
         };
         heap.map_err(|source| CliError::Heap {
             what: format!("opening the baseline heap {self}"),
@@ -212,18 +211,10 @@ pub(super) fn bench(
         .buffers
         .first()
         .ok_or_else(|| CliError::BadReply("allocate2(count 1) returned no buffer".to_owned()))?;
-    let handle = BufferHandle::decode(native).map_err(|e| CliError::BadReply(e.to_string()))?;
-    let fd = native
-        .fds
-        .first()
-        .ok_or_else(|| CliError::BadReply("the handle carries no fd".to_owned()))?;
-    let kind = dmabuf::fd_kind(fd.as_fd()).map_err(|source| CliError::Io {
-        what: "reading the buffer's fdinfo".to_owned(),
-        source,
-    })?;
-    let baseline = args.baseline.resolve(&kind)?;
+    let received = super::alloc::inspect(0, native)?;
+    let baseline = args.baseline.resolve(&received.exporter)?;
     let heap = baseline.open()?;
-    let len = NonZeroU64::new(handle.alloc_size)
+    let len = NonZeroU64::new(received.handle.alloc_size)
         .ok_or_else(|| CliError::BadReply("the handle says 0 bytes".to_owned()))?;
     drop(first);
 
@@ -290,15 +281,14 @@ mod tests {
 
     #[test]
     fn auto_follows_the_exporter() {
-        let memfd = FdKind::Memfd { name: "x".to_owned() };
-        assert_eq!(Baseline::Auto.resolve(&memfd).unwrap(), Source::Memfd);
-        let udmabuf = FdKind::DmaBuf { exporter: Some("udmabuf".to_owned()), name: None };
-        assert_eq!(Baseline::Auto.resolve(&udmabuf).unwrap(), Source::Udmabuf);
-        let unknown = FdKind::DmaBuf { exporter: None, name: None };
-        assert!(Baseline::Auto.resolve(&unknown).is_err());
+        assert_eq!(Baseline::Auto.resolve("memfd").unwrap(), Source::Memfd);
+        assert_eq!(Baseline::Auto.resolve("udmabuf").unwrap(), Source::Udmabuf);
+        // A dma-buf whose kernel prints no exporter name.
+        let unknown = "dmabuf";
+        assert!(Baseline::Auto.resolve(unknown).is_err());
         let system = Source::DmaHeap("system".to_owned());
         let explicit = Baseline::Fixed(system.clone());
-        assert_eq!(explicit.resolve(&unknown).unwrap(), system);
+        assert_eq!(explicit.resolve(unknown).unwrap(), system);
     }
 
     #[test]
