@@ -599,6 +599,37 @@ heap_ioctl_range() {
     fi
 }
 
+# fault_step_begin STEP LABEL MODE: the set-up both fault steps share. False (STEP already
+# reported) when gralloc or the service is missing, or MODE heap has no usable range. Sets
+# range (heap mode), baseline, and zeroes the answer counters.
+fault_step_begin() {
+    need "$1" gralloc || return 1
+    service_alive || {
+        fail "$1" "no service running"
+        return 1
+    }
+    range=""
+    if [ "$3" = heap ]; then
+        heap_ioctl_range "$1" "$2" || return 1
+    fi
+    baseline=$(svc_fd_count)
+    dmesg -n 1
+    ok=0
+    refused=0
+    transport=0
+    other=0
+}
+
+# fault_step_end: injection off, console back, then the service's fds and dma-bufs (after).
+fault_step_end() {
+    echo 0 >"$DEBUGFS/failslab/probability"
+    echo 0 >"$DEBUGFS/fail_page_alloc/probability"
+    dmesg -n 7
+    sleep 1
+    after=$(svc_fd_count)
+    dmabufs=$(svc_dmabufs)
+}
+
 # D7: failslab and fail_page_alloc (10 %) aimed at the service's threads during a batch of
 # allocations. MODE heap: only allocations made under the heap's ioctl (DMA_HEAP_IOCTL_ALLOC
 # or ION_IOC_ALLOC) may fail, so every refusal must be NO_RESOURCES. MODE task: every kernel
@@ -610,26 +641,12 @@ step_fault_injection() {
     mode=$2
     step=$label-fault-$mode
     rounds=200
-    need "$step" gralloc || return
-    service_alive || {
-        fail "$step" "no service running"
-        return
-    }
-    range=""
-    if [ "$mode" = heap ]; then
-        heap_ioctl_range "$step" "$label" || return
-    fi
-    baseline=$(svc_fd_count)
-    dmesg -n 1
+    fault_step_begin "$step" "$label" "$mode" || return
     # shellcheck disable=SC2086 # range is "START END" or empty
     set_fault failslab 10 $range
     # shellcheck disable=SC2086
     set_fault fail_page_alloc 10 $range
     set_make_it_fail 1
-    ok=0
-    refused=0
-    transport=0
-    other=0
     i=0
     while [ "$i" -lt "$rounds" ] && service_alive; do
         i=$((i + 1))
@@ -639,13 +656,8 @@ step_fault_injection() {
         tally_answer "$rc" /tmp/fault.err "$([ "$mode" = task ] && echo yes)" "round $i"
     done
     set_make_it_fail 0
-    echo 0 >"$DEBUGFS/failslab/probability"
-    echo 0 >"$DEBUGFS/fail_page_alloc/probability"
-    dmesg -n 7
+    fault_step_end
     injected=$(faults_injected)
-    sleep 1
-    after=$(svc_fd_count)
-    dmabufs=$(svc_dmabufs)
     gralloc --connect binder alloc --width 256 --height 256 --format RGBA_8888 \
         --usage "$DEFAULT_USAGE" --count 2 >/dev/null 2>/tmp/fault.err
     clean_rc=$?
@@ -692,27 +704,13 @@ step_fail_nth() {
     label=$1
     mode=$2
     step=$label-fail-nth-$mode
-    need "$step" gralloc || return
-    service_alive || {
-        fail "$step" "no service running"
-        return
-    }
-    range=""
-    if [ "$mode" = heap ]; then
-        heap_ioctl_range "$step" "$label" || return
-    fi
-    baseline=$(svc_fd_count)
-    dmesg -n 1
+    fault_step_begin "$step" "$label" "$mode" || return
     # shellcheck disable=SC2086 # range is "START END" or empty
     set_fault failslab 0 $range
     if [ "$mode" = heap ]; then
         # shellcheck disable=SC2086
         set_fault fail_page_alloc 0 $range
     fi
-    ok=0
-    refused=0
-    transport=0
-    other=0
     n=0
     reached=yes
     while [ "$reached" = yes ] && [ "$n" -lt 300 ] && service_alive; do
@@ -733,12 +731,7 @@ step_fail_nth() {
         arm_fail_nth 0 $tids
         tally_answer "$rc" /tmp/nth.err "$([ "$mode" = slab ] && echo yes)" "failing allocation $n"
     done
-    echo 0 >"$DEBUGFS/failslab/probability"
-    echo 0 >"$DEBUGFS/fail_page_alloc/probability"
-    dmesg -n 7
-    sleep 1
-    after=$(svc_fd_count)
-    dmabufs=$(svc_dmabufs)
+    fault_step_end
     # The last call reached no armed allocation: it is not one of the injected calls.
     [ "$reached" = no ] && [ "$rc" -eq 0 ] && ok=$((ok - 1))
     scope="slab allocations of the service threads"
