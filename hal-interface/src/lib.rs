@@ -19,6 +19,7 @@ pub mod aidl;
 pub mod format;
 pub mod gralloc4;
 pub mod handle;
+pub mod metadata;
 pub mod transport;
 pub mod usage;
 pub mod wire;
