@@ -185,45 +185,6 @@ pub fn layout_format(format: Format, usage: Usage) -> Result<Format, LayoutError
     }
 }
 
-/// The DRM fourcc a mapper reports for a layout format (`PIXEL_FORMAT_FOURCC`), or 0
-/// (`DRM_FORMAT_INVALID`) when DRM has none.
-pub fn drm_fourcc(layout_format: Format) -> u32 {
-    const fn fourcc(code: &[u8; 4]) -> u32 {
-        u32::from_le_bytes(*code)
-    }
-    match layout_format {
-        Format::Rgba8888 => fourcc(b"AB24"),
-        Format::Rgbx8888 => fourcc(b"XB24"),
-        Format::Bgra8888 => fourcc(b"AR24"),
-        Format::Rgb888 => fourcc(b"BG24"),
-        Format::Rgb565 => fourcc(b"RG16"),
-        Format::RgbaFp16 => fourcc(b"AB4H"),
-        Format::Rgba1010102 => fourcc(b"AB30"),
-        Format::Yv12 => fourcc(b"YV12"),
-        Format::Ycbcr420_888 => fourcc(b"NV12"),
-        Format::Ycrcb420Sp => fourcc(b"NV21"),
-        Format::Ycbcr422Sp => fourcc(b"NV16"),
-        Format::Ycbcr422I => fourcc(b"YUYV"),
-        Format::YcbcrP010 => fourcc(b"P010"),
-        Format::R8 | Format::Y8 | Format::Blob => fourcc(b"R8  "),
-        Format::R16Uint | Format::Y16 | Format::Raw16 => fourcc(b"R16 "),
-        Format::Rg1616Uint => fourcc(b"GR32"),
-        Format::Unspecified
-        | Format::ImplementationDefined
-        | Format::RawOpaque
-        | Format::Raw10
-        | Format::Raw12
-        | Format::Depth16
-        | Format::Depth24
-        | Format::Depth24Stencil8
-        | Format::Depth32f
-        | Format::Depth32fStencil8
-        | Format::Stencil8
-        | Format::Hsv888
-        | Format::Rgba10101010 => 0,
-    }
-}
-
 const EMPTY_PLANE: PlaneLayout = PlaneLayout {
     offset: 0,
     stride_bytes: 0,
@@ -340,9 +301,11 @@ impl Layout {
         self.layout_format
     }
 
-    /// The DRM fourcc of [`Self::layout_format`] (0 when DRM has none).
+    /// The DRM fourcc of [`Self::layout_format`] (0 when DRM has none), from the mapper's
+    /// table.
     pub fn drm_fourcc(&self) -> u32 {
-        drm_fourcc(self.layout_format)
+        hal_interface::metadata::fourcc(self.layout_format.raw())
+            .unwrap_or(hal_interface::metadata::DRM_FORMAT_INVALID)
     }
 
     /// Row pitch of the first plane in whole pixels (≥ width).
