@@ -1,8 +1,10 @@
 //! The buffer handle: what travels in each `NativeHandle` of an `AllocationResult`.
 //!
-//! One dma-buf fd per handle plus a versioned block of ints describing the buffer (geometry,
-//! strides, planes, allocation size, heap name, reserved region). The reserved region
-//! (mapper `getReservedRegion`) lives in the same dma-buf at `reserved_offset`. The ints hold
+//! Two fds per handle (the buffer's dma-buf, then its shared metadata region, see
+//! [`crate::shared_metadata`]) plus a versioned block of ints describing the buffer (geometry,
+//! strides, planes, allocation size, heap name, reserved region, metadata region size). The
+//! reserved region (mapper `getReservedRegion`) lives in the buffer's dma-buf at
+//! `reserved_offset`. The ints hold
 //! plain numbers only, never pointers or process addresses. The exact layout is in
 //! `docs/buffer-handle.md`; [`BufferHandle::encode_ints`] and [`BufferHandle::decode_parts`]
 //! are its only implementation.
@@ -12,12 +14,13 @@ use std::os::fd::OwnedFd;
 use rsbinder::NativeHandle;
 use thiserror::Error;
 
+use crate::shared_metadata;
 use crate::wire::parcel_fd;
 
 /// First int of every handle: `'GRBS'` read as a big-endian word (0x4752_4253).
 pub const MAGIC: i32 = 0x4752_4253;
 /// Layout version written by this crate; readers accept only versions they know.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 /// Most planes a handle describes.
 pub const MAX_PLANES: usize = 4;
 /// Bytes of the heap-name field, including at least one terminating NUL.
@@ -27,10 +30,14 @@ pub const MAX_HEAP_NAME_LEN: usize = HEAP_NAME_BYTES - 1;
 /// Alignment the reserved region's offset must have (the smallest page size in use).
 pub const RESERVED_ALIGNMENT: u64 = 4096;
 /// Number of fds in a handle.
-pub const FD_COUNT: usize = 1;
+pub const FD_COUNT: usize = 2;
+/// Index of the buffer's dma-buf among the handle's fds.
+pub const FD_BUFFER: usize = 0;
+/// Index of the shared metadata region among the handle's fds.
+pub const FD_METADATA: usize = 1;
 
 /// Ints before the plane records (header, fixed fields, plane count).
-pub const FIXED_INTS: usize = 28;
+pub const FIXED_INTS: usize = 29;
 /// Ints per plane record.
 pub const PLANE_INTS: usize = 8;
 
@@ -50,7 +57,8 @@ const I_BUFFER_ID: usize = 13;
 const I_HEAP_NAME: usize = 15;
 const I_RESERVED_OFFSET: usize = 23;
 const I_RESERVED_SIZE: usize = 25;
-const I_PLANE_COUNT: usize = 27;
+const I_METADATA_SIZE: usize = 27;
+const I_PLANE_COUNT: usize = 28;
 const HEADER_INTS: usize = 3;
 const _: () = assert!(I_PLANE_COUNT + 1 == FIXED_INTS);
 const _: () = assert!(I_HEAP_NAME + HEAP_NAME_BYTES / 4 == I_RESERVED_OFFSET);
@@ -175,7 +183,7 @@ pub struct PlaneLayout {
     pub component: PlaneComponent,
 }
 
-/// The description carried by a handle next to its single dma-buf fd.
+/// The description carried by a handle next to its two fds (dma-buf, metadata region).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BufferHandle {
     /// Image width in pixels (bytes for BLOB).
@@ -204,6 +212,9 @@ pub struct BufferHandle {
     pub reserved_offset: u64,
     /// Bytes of the reserved region; 0 when there is none.
     pub reserved_size: u64,
+    /// Bytes of the shared metadata region (fd 1); always
+    /// [`shared_metadata::REGION_SIZE`] in this version.
+    pub metadata_size: u32,
 }
 
 /// Why a handle could not be encoded or decoded.
@@ -237,7 +248,7 @@ pub enum HandleError {
         /// Ints present.
         actual: usize,
     },
-    /// Not exactly one fd.
+    /// Not exactly [`FD_COUNT`] fds.
     #[error("handle has {actual} fds, expected {expected}")]
     WrongFdCount {
         /// Fds the layout has.
@@ -331,6 +342,14 @@ pub enum Inconsistency {
         size: u64,
         /// Allocation size in bytes.
         alloc_size: u64,
+    },
+    /// The metadata region size is not the one this version's region layout has.
+    #[error("metadata region size {found}, layout version has {expected}")]
+    MetadataSize {
+        /// Size in the handle.
+        found: u32,
+        /// [`shared_metadata::REGION_SIZE`].
+        expected: u32,
     },
     /// The reserved region starts before the end of a plane.
     #[error("reserved region at {offset} overlaps plane {plane}")]
@@ -456,6 +475,13 @@ impl BufferHandle {
                 .into());
             }
         }
+        if self.metadata_size != shared_metadata::REGION_SIZE {
+            return Err(Inconsistency::MetadataSize {
+                found: self.metadata_size,
+                expected: shared_metadata::REGION_SIZE,
+            }
+            .into());
+        }
         self.validate_reserved()
     }
 
@@ -515,6 +541,7 @@ impl BufferHandle {
         ints.extend_from_slice(&heap_name_ints(&self.heap)?);
         push_u64(&mut ints, self.reserved_offset);
         push_u64(&mut ints, self.reserved_size);
+        ints.push(int_of(self.metadata_size));
         // validate() bounded the plane count to MAX_PLANES.
         ints.push(i32::try_from(self.planes.len()).unwrap_or(i32::MAX));
         for plane in &self.planes {
@@ -529,18 +556,23 @@ impl BufferHandle {
         Ok(ints)
     }
 
-    /// Wraps `fd` (the buffer's dma-buf, now owned by the handle) and the encoded ints.
+    /// Wraps `buffer` (the dma-buf), `metadata` (the shared metadata region), both now owned
+    /// by the handle, and the encoded ints.
     ///
     /// # Errors
     ///
-    /// As [`encode_ints`](Self::encode_ints); `fd` is closed on error.
-    pub fn into_native(self, fd: OwnedFd) -> Result<NativeHandle, HandleError> {
+    /// As [`encode_ints`](Self::encode_ints); both fds are closed on error.
+    pub fn into_native(
+        self,
+        buffer: OwnedFd,
+        metadata: OwnedFd,
+    ) -> Result<NativeHandle, HandleError> {
         let ints = self.encode_ints()?;
-        Ok(NativeHandle { fds: vec![parcel_fd(fd)], ints })
+        Ok(NativeHandle { fds: vec![parcel_fd(buffer), parcel_fd(metadata)], ints })
     }
 
-    /// Decodes a received handle. The fd stays in `native`; borrow it with
-    /// `native.fds[0].as_fd()` after a successful decode.
+    /// Decodes a received handle. The fds stay in `native`; after a successful decode borrow
+    /// them with `native.fds[FD_BUFFER].as_fd()` and `native.fds[FD_METADATA].as_fd()`.
     ///
     /// # Errors
     ///
@@ -605,6 +637,7 @@ impl BufferHandle {
             heap: heap_name_of(heap_ints)?,
             reserved_offset: read_u64(ints, I_RESERVED_OFFSET)?,
             reserved_size: read_u64(ints, I_RESERVED_SIZE)?,
+            metadata_size: read_u32(ints, I_METADATA_SIZE)?,
         };
         for (index, record) in
             ints.get(FIXED_INTS..).unwrap_or(&[]).chunks_exact(PLANE_INTS).enumerate()
@@ -661,6 +694,7 @@ mod tests {
             heap: "system-uncached".to_owned(),
             reserved_offset: 4096,
             reserved_size: 4096,
+            metadata_size: shared_metadata::REGION_SIZE,
         }
     }
 
@@ -679,6 +713,7 @@ mod tests {
             heap: "system".to_owned(),
             reserved_offset: 0,
             reserved_size: 0,
+            metadata_size: shared_metadata::REGION_SIZE,
         }
     }
 
@@ -687,7 +722,7 @@ mod tests {
     }
 
     fn decode(ints: &[i32]) -> Result<BufferHandle, HandleError> {
-        BufferHandle::decode_parts(1, ints)
+        BufferHandle::decode_parts(2, ints)
     }
 
     #[test]
@@ -722,6 +757,7 @@ mod tests {
             heap: "a".repeat(MAX_HEAP_NAME_LEN),
             reserved_offset: u64::MAX - 8191,
             reserved_size: 4096,
+            metadata_size: shared_metadata::REGION_SIZE,
         };
         assert_eq!(decode(&ints_of(&handle)), Ok(handle));
     }
@@ -729,7 +765,7 @@ mod tests {
     #[test]
     fn layout_positions_are_as_documented() {
         let ints = ints_of(&yv12());
-        assert_eq!(&ints[..3], &[MAGIC, 1, 52]);
+        assert_eq!(&ints[..3], &[MAGIC, 2, 53]);
         assert_eq!(&ints[3..7], &[64, 32, 1, 0x3231_5659]);
         // usage 0x8000_0000_0000_0133 as lo, hi
         assert_eq!(&ints[7..9], &[0x133, i32::MIN]);
@@ -739,17 +775,53 @@ mod tests {
         // "system-uncached" packed little-endian: "syst" = 0x74737973
         assert_eq!(ints[15], i32::from_le_bytes(*b"syst"));
         assert_eq!(ints[22], 0);
-        assert_eq!(&ints[23..28], &[4096, 0, 4096, 0, 3]);
+        assert_eq!(&ints[23..27], &[4096, 0, 4096, 0]);
+        assert_eq!(&ints[27..29], &[8192, 3]);
         // second plane record: Cr at 2048
-        assert_eq!(&ints[36..44], &[2048, 0, 32, 512, 0, 2, 2, 3]);
+        assert_eq!(&ints[37..45], &[2048, 0, 32, 512, 0, 2, 2, 3]);
     }
 
     #[test]
-    fn into_native_carries_one_fd_and_the_ints() {
-        let fd = OwnedFd::from(tempfile::tempfile().unwrap());
-        let native = yv12().into_native(fd).unwrap();
-        assert_eq!(native.fds.len(), 1);
+    fn into_native_carries_both_fds_in_order_and_the_ints() {
+        use std::io::{Read, Seek, Write};
+        use std::os::fd::AsFd;
+        let mut buffer = tempfile::tempfile().unwrap();
+        buffer.write_all(b"buffer").unwrap();
+        let mut metadata = tempfile::tempfile().unwrap();
+        metadata.write_all(b"metadata").unwrap();
+        let native = yv12().into_native(buffer.into(), metadata.into()).unwrap();
+        assert_eq!(native.fds.len(), 2);
         assert_eq!(BufferHandle::decode(&native), Ok(yv12()));
+        for (index, expected) in [(FD_BUFFER, "buffer"), (FD_METADATA, "metadata")] {
+            let owned = native.fds[index].as_fd().try_clone_to_owned().unwrap();
+            let mut file = std::fs::File::from(owned);
+            file.rewind().unwrap();
+            let mut text = String::new();
+            file.read_to_string(&mut text).unwrap();
+            assert_eq!(text, expected);
+        }
+    }
+
+    #[test]
+    fn version_1_handles_are_no_longer_accepted() {
+        let mut ints = ints_of(&rgba());
+        ints[1] = 1;
+        assert_eq!(decode(&ints), Err(HandleError::UnsupportedVersion { found: 1 }));
+    }
+
+    #[test]
+    fn metadata_size_other_than_the_region_layout_is_inconsistent() {
+        let mut ints = ints_of(&rgba());
+        for bad in [0, 4096, i32::MAX] {
+            ints[27] = bad;
+            assert_eq!(
+                decode(&ints),
+                Err(HandleError::Inconsistent(Inconsistency::MetadataSize {
+                    found: u32_of(bad),
+                    expected: shared_metadata::REGION_SIZE
+                }))
+            );
+        }
     }
 
     #[test]
@@ -767,37 +839,37 @@ mod tests {
     #[test]
     fn unknown_version_is_rejected() {
         let mut ints = ints_of(&rgba());
-        ints[1] = 2;
-        assert_eq!(decode(&ints), Err(HandleError::UnsupportedVersion { found: 2 }));
+        ints[1] = 3;
+        assert_eq!(decode(&ints), Err(HandleError::UnsupportedVersion { found: 3 }));
     }
 
     #[test]
     fn truncated_fixed_part_is_short() {
         let ints = ints_of(&rgba());
-        assert_eq!(decode(&ints[..20]), Err(HandleError::ShortInts { expected: 28, actual: 20 }));
+        assert_eq!(decode(&ints[..20]), Err(HandleError::ShortInts { expected: 29, actual: 20 }));
     }
 
     #[test]
     fn missing_plane_int_is_short() {
         let ints = ints_of(&yv12());
         let cut = &ints[..ints.len() - 1];
-        assert_eq!(decode(cut), Err(HandleError::ShortInts { expected: 52, actual: 51 }));
+        assert_eq!(decode(cut), Err(HandleError::ShortInts { expected: 53, actual: 52 }));
     }
 
     #[test]
     fn trailing_int_is_rejected() {
         let mut ints = ints_of(&rgba());
         ints.push(0);
-        assert_eq!(decode(&ints), Err(HandleError::TrailingInts { expected: 36, actual: 37 }));
+        assert_eq!(decode(&ints), Err(HandleError::TrailingInts { expected: 37, actual: 38 }));
     }
 
     #[test]
     fn wrong_fd_counts_are_rejected() {
         let ints = ints_of(&rgba());
-        for fds in [0, 2] {
+        for fds in [0, 1, 3] {
             assert_eq!(
                 BufferHandle::decode_parts(fds, &ints),
-                Err(HandleError::WrongFdCount { expected: 1, actual: fds })
+                Err(HandleError::WrongFdCount { expected: 2, actual: fds })
             );
         }
     }
@@ -806,7 +878,7 @@ mod tests {
     fn plane_count_out_of_range_is_rejected() {
         let mut ints = ints_of(&rgba());
         for bad in [5, -1, i32::MAX] {
-            ints[27] = bad;
+            ints[28] = bad;
             assert_eq!(decode(&ints), Err(HandleError::BadPlaneCount { found: i64::from(bad) }));
         }
     }
@@ -817,7 +889,7 @@ mod tests {
         ints[2] = 99;
         assert_eq!(
             decode(&ints),
-            Err(HandleError::Inconsistent(Inconsistency::IntCount { declared: 99, expected: 36 }))
+            Err(HandleError::Inconsistent(Inconsistency::IntCount { declared: 99, expected: 37 }))
         );
     }
 
@@ -859,14 +931,14 @@ mod tests {
     #[test]
     fn unknown_plane_component_is_rejected() {
         let mut ints = ints_of(&rgba());
-        ints[35] = 0;
+        ints[36] = 0;
         assert_eq!(decode(&ints), Err(HandleError::UnknownPlaneComponent { plane: 0, code: 0 }));
     }
 
     #[test]
     fn plane_past_allocation_is_inconsistent() {
         let mut ints = ints_of(&rgba());
-        ints[28] = 4000; // plane 0 offset: 4000 + 1024 > 4096
+        ints[29] = 4000; // plane 0 offset: 4000 + 1024 > 4096
         assert_eq!(
             decode(&ints),
             Err(HandleError::Inconsistent(Inconsistency::PlanePastEnd {
@@ -894,7 +966,7 @@ mod tests {
     #[test]
     fn bad_subsampling_is_inconsistent() {
         let mut ints = ints_of(&yv12());
-        ints[28 + 8 + 5] = 3;
+        ints[29 + 8 + 5] = 3;
         assert_eq!(
             decode(&ints),
             Err(HandleError::Inconsistent(Inconsistency::BadSubsampling { plane: 1, h: 3, v: 2 }))

@@ -20,6 +20,7 @@ pub mod format;
 pub mod gralloc4;
 pub mod handle;
 pub mod metadata;
+pub mod shared_metadata;
 pub mod transport;
 pub mod usage;
 pub mod wire;

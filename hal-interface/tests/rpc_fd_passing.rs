@@ -13,6 +13,7 @@ use hal_interface::aidl::{
 };
 use hal_interface::gralloc4::{encode_descriptor, V1Descriptor};
 use hal_interface::handle::{BufferHandle, PlaneComponent, PlaneLayout};
+use hal_interface::shared_metadata;
 use hal_interface::transport::{self, Endpoint, ServerGuard};
 use hal_interface::wire::{allocation_error, allocation_error_of, descriptor_name_array};
 use nix::sys::memfd::{memfd_create, MFdFlags};
@@ -73,14 +74,19 @@ impl TestAllocator {
             heap: "memfd".to_owned(),
             reserved_offset,
             reserved_size,
+            metadata_size: shared_metadata::REGION_SIZE,
         };
-        Ok(NativeParts { handle, fd })
+        let metadata = memfd_create(c"gralloc-test-metadata", MFdFlags::MFD_CLOEXEC).unwrap();
+        let region = shared_metadata::encode_initial(b"rpc", 0).unwrap();
+        assert_eq!(pwrite(&metadata, &region, 0).unwrap(), region.len());
+        Ok(NativeParts { handle, fd, metadata })
     }
 }
 
 struct NativeParts {
     handle: BufferHandle,
     fd: OwnedFd,
+    metadata: OwnedFd,
 }
 
 impl IAllocator for TestAllocator {
@@ -108,7 +114,7 @@ impl IAllocator for TestAllocator {
         let mut buffers = Vec::new();
         for index in 0..usize::try_from(count).unwrap() {
             let parts = Self::one_buffer(descriptor, index)?;
-            buffers.push(parts.handle.into_native(parts.fd).unwrap());
+            buffers.push(parts.handle.into_native(parts.fd, parts.metadata).unwrap());
         }
         Ok(AllocationResult { stride: descriptor.width, buffers })
     }
@@ -167,6 +173,9 @@ fn buffers_arrive_with_their_fds_and_bytes() {
     assert_eq!(result.buffers.len(), 2);
     for (index, native) in result.buffers.iter().enumerate() {
         let handle = BufferHandle::decode(native).unwrap();
+        assert_eq!(native.fds.len(), 2);
+        let region = read_at(native.fds[1].as_fd(), 0, 8192);
+        assert_eq!(shared_metadata::decode(&region).unwrap().name, b"rpc");
         let fd = native.fds[0].as_fd();
         assert_eq!(size_of(fd), handle.alloc_size);
         assert_eq!(handle.alloc_size, 12288 + 4096);
