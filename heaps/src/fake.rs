@@ -417,10 +417,9 @@ mod tests {
         let heap = FakeHeap::new("fake-zero").unwrap();
         for _ in 0..4 {
             let fd = heap.allocate(len(8192)).unwrap();
-            let mut map = dmabuf::Mapping::new(fd.as_fd(), 8192, true).unwrap();
-            let bytes = map.as_mut_slice().unwrap();
-            assert!(bytes.iter().all(|&b| b == 0));
-            bytes.fill(0xAA);
+            let map = dmabuf::Mapping::new(fd.as_fd(), 8192, true).unwrap();
+            assert!(map.all_equal(0, 8192, 0).unwrap());
+            map.fill(0, 8192, 0xAA).unwrap();
         }
     }
 

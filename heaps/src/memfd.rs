@@ -184,8 +184,9 @@ mod tests {
         let seals = fcntl(fd.as_fd(), FcntlArg::F_GET_SEALS).unwrap();
         assert_eq!(SealFlag::from_bits_truncate(seals), MEMFD_SEALS);
         assert!(FdInfo::read(fd.as_fd()).unwrap().is_cloexec());
-        let map = Mapping::new(fd.as_fd(), usize::try_from(2 * page).unwrap(), false).unwrap();
-        assert!(map.as_slice().iter().all(|&b| b == 0));
+        let map_len = usize::try_from(2 * page).unwrap();
+        let map = Mapping::new(fd.as_fd(), map_len, false).unwrap();
+        assert!(map.all_equal(0, map_len, 0).unwrap());
         assert_eq!(dmabuf::exporter(fd.as_fd()).unwrap(), "memfd");
     }
 
@@ -201,10 +202,10 @@ mod tests {
     fn writes_through_one_mapping_are_seen_by_another() {
         let heap = MemfdHeap::plain("memfd-share").unwrap();
         let fd = heap.allocate(len(4096)).unwrap();
-        let mut writer = Mapping::new(fd.as_fd(), 4096, true).unwrap();
-        writer.as_mut_slice().unwrap().fill(0xAA);
+        let writer = Mapping::new(fd.as_fd(), 4096, true).unwrap();
+        writer.fill(0, 4096, 0xAA).unwrap();
         let reader = Mapping::new(fd.as_fd(), 4096, false).unwrap();
-        assert!(reader.as_slice().iter().all(|&b| b == 0xAA));
+        assert!(reader.all_equal(0, 4096, 0xAA).unwrap());
     }
 
     #[test]

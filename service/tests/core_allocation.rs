@@ -288,15 +288,16 @@ fn g1_g4_whole_buffers_read_zero_after_dirty_reuse() {
         let allocation = alloc.allocate2(&info, 1).unwrap();
         let fd = &allocation.buffers[0].1;
         let len = usize::try_from(dmabuf::size_of(fd.as_fd()).unwrap()).unwrap();
-        let mut map = Mapping::new(fd.as_fd(), len, true).unwrap();
-        map.as_mut_slice().unwrap().fill(0xAA);
+        let map = Mapping::new(fd.as_fd(), len, true).unwrap();
+        map.fill(0, len, 0xAA).unwrap();
     }
     let allocation = alloc.allocate2(&info, 1).unwrap();
     let (handle, fd) = &allocation.buffers[0];
     let len = dmabuf::size_of(fd.as_fd()).unwrap();
     assert!(len >= handle.alloc_size);
-    let map = Mapping::new(fd.as_fd(), usize::try_from(len).unwrap(), false).unwrap();
-    assert!(map.as_slice().iter().all(|&b| b == 0), "stride slack, padding and reserved region");
+    let len = usize::try_from(len).unwrap();
+    let map = Mapping::new(fd.as_fd(), len, false).unwrap();
+    assert!(map.all_equal(0, len, 0).unwrap(), "stride slack, padding and reserved region");
 }
 
 #[test]

@@ -71,20 +71,32 @@ pub fn map(fd: BorrowedFd<'_>, len: u64, writable: bool) -> Result<Mapping, Stop
         .map_err(|e| Stop::failed(format!("mmap of {len} bytes (writable {writable}): {e}")))
 }
 
+/// Bytes staged per step when a pattern is written or checked.
+const CHUNK: usize = 64 * 1024;
+
+fn usize_len(len: u64) -> Result<usize, Stop> {
+    usize::try_from(len).map_err(|_| Stop::failed(format!("{len} bytes do not fit usize")))
+}
+
+fn access_failed(what: &str, err: impl std::fmt::Display) -> Stop {
+    Stop::failed(format!("{what} through the mapping: {err}"))
+}
+
 /// Runs `access` on a fresh read-only mapping of the first `len` bytes, bracketed by
-/// sync start/end (read).
+/// sync start/end (read). The mapping is shared memory: `access` copies through its
+/// volatile API ([`Mapping::read_into`], [`Mapping::compare`], ...).
 ///
 /// # Errors
 /// Mapping or sync failures, or what `access` returns.
-pub fn read_bytes<T>(
+pub fn with_read_mapping<T>(
     fd: BorrowedFd<'_>,
     len: u64,
-    access: impl FnOnce(&[u8]) -> Result<T, Stop>,
+    access: impl FnOnce(&Mapping) -> Result<T, Stop>,
 ) -> Result<T, Stop> {
     let mode = sync_mode(fd)?;
     let mapping = map(fd, len, false)?;
     sync(fd, mode, SyncDirection::Read, SyncPhase::Start)?;
-    let result = access(mapping.as_slice());
+    let result = access(&mapping);
     let ended = sync(fd, mode, SyncDirection::Read, SyncPhase::End);
     let value = result?;
     ended?;
@@ -96,22 +108,55 @@ pub fn read_bytes<T>(
 ///
 /// # Errors
 /// Mapping or sync failures, or what `access` returns.
+pub fn with_write_mapping<T>(
+    fd: BorrowedFd<'_>,
+    len: u64,
+    access: impl FnOnce(&Mapping) -> Result<T, Stop>,
+) -> Result<T, Stop> {
+    let mode = sync_mode(fd)?;
+    let mapping = map(fd, len, true)?;
+    sync(fd, mode, SyncDirection::ReadWrite, SyncPhase::Start)?;
+    let result = access(&mapping);
+    let ended = sync(fd, mode, SyncDirection::ReadWrite, SyncPhase::End);
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
+/// Runs `access` on a private copy of the first `len` bytes of `fd`, read under sync. The
+/// buffer is shared memory, so it is copied out rather than borrowed.
+///
+/// # Errors
+/// Mapping or sync failures, or what `access` returns.
+pub fn read_bytes<T>(
+    fd: BorrowedFd<'_>,
+    len: u64,
+    access: impl FnOnce(&[u8]) -> Result<T, Stop>,
+) -> Result<T, Stop> {
+    let mut copy = vec![0; usize_len(len)?];
+    with_read_mapping(fd, len, |mapping| {
+        mapping.read_into(0, &mut copy).map_err(|e| access_failed("read", e))
+    })?;
+    access(&copy)
+}
+
+/// Runs `access` on a private copy of the first `len` bytes of `fd` and writes the copy
+/// back, all inside one read-write sync bracket (a read-modify-write of the whole range).
+///
+/// # Errors
+/// Mapping or sync failures, or what `access` returns (then nothing is written back).
 pub fn write_bytes<T>(
     fd: BorrowedFd<'_>,
     len: u64,
     access: impl FnOnce(&mut [u8]) -> Result<T, Stop>,
 ) -> Result<T, Stop> {
-    let mode = sync_mode(fd)?;
-    let mut mapping = map(fd, len, true)?;
-    sync(fd, mode, SyncDirection::ReadWrite, SyncPhase::Start)?;
-    let result = match mapping.as_mut_slice() {
-        Some(bytes) => access(bytes),
-        None => Err(Stop::failed("writable mapping has no mutable view")),
-    };
-    let ended = sync(fd, mode, SyncDirection::ReadWrite, SyncPhase::End);
-    let value = result?;
-    ended?;
-    Ok(value)
+    let mut copy = vec![0; usize_len(len)?];
+    with_write_mapping(fd, len, |mapping| {
+        mapping.read_into(0, &mut copy).map_err(|e| access_failed("read", e))?;
+        let value = access(&mut copy)?;
+        mapping.write_from(0, &copy).map_err(|e| access_failed("write", e))?;
+        Ok(value)
+    })
 }
 
 /// Byte `index` of the test pattern for `seed`: varies with position and seed, never a
@@ -140,8 +185,19 @@ pub fn pattern_mismatch(bytes: &[u8], seed: u32) -> Option<usize> {
 /// # Errors
 /// Mapping or sync failures.
 pub fn write_pattern(fd: impl AsFd, len: u64, seed: u32) -> Result<(), Stop> {
-    write_bytes(fd.as_fd(), len, |bytes| {
-        fill_pattern(bytes, seed);
+    let total = usize_len(len)?;
+    with_write_mapping(fd.as_fd(), len, |mapping| {
+        let mut staged = vec![0; CHUNK.min(total)];
+        let mut at = 0;
+        while at < total {
+            let step = (total - at).min(CHUNK);
+            let chunk = staged.get_mut(..step).unwrap_or_default();
+            for (i, b) in chunk.iter_mut().enumerate() {
+                *b = pattern_byte(seed, at + i);
+            }
+            mapping.write_from(at, chunk).map_err(|e| access_failed("write", e))?;
+            at += step;
+        }
         Ok(())
     })
 }
@@ -151,13 +207,27 @@ pub fn write_pattern(fd: impl AsFd, len: u64, seed: u32) -> Result<(), Stop> {
 /// # Errors
 /// A failure naming the first differing offset.
 pub fn check_pattern(fd: impl AsFd, len: u64, seed: u32) -> Result<(), Stop> {
-    read_bytes(fd.as_fd(), len, |bytes| match pattern_mismatch(bytes, seed) {
-        None => Ok(()),
-        Some(at) => Err(Stop::failed(format!(
-            "byte {at} reads {:#04x}, the pattern wrote {:#04x}",
-            bytes.get(at).copied().unwrap_or(0),
-            pattern_byte(seed, at)
-        ))),
+    let total = usize_len(len)?;
+    with_read_mapping(fd.as_fd(), len, |mapping| {
+        let mut staged = vec![0; CHUNK.min(total)];
+        let mut at = 0;
+        while at < total {
+            let step = (total - at).min(CHUNK);
+            let chunk = staged.get_mut(..step).unwrap_or_default();
+            mapping.read_into(at, chunk).map_err(|e| access_failed("read", e))?;
+            if let Some(i) =
+                chunk.iter().enumerate().position(|(i, &b)| b != pattern_byte(seed, at + i))
+            {
+                return Err(Stop::failed(format!(
+                    "byte {} reads {:#04x}, the pattern wrote {:#04x}",
+                    at + i,
+                    chunk.get(i).copied().unwrap_or(0),
+                    pattern_byte(seed, at + i)
+                )));
+            }
+            at += step;
+        }
+        Ok(())
     })
 }
 
@@ -166,8 +236,20 @@ pub fn check_pattern(fd: impl AsFd, len: u64, seed: u32) -> Result<(), Stop> {
 /// # Errors
 /// Mapping or sync failures.
 pub fn first_non_zero(fd: impl AsFd, len: u64) -> Result<Option<(usize, u8)>, Stop> {
-    read_bytes(fd.as_fd(), len, |bytes| {
-        Ok(bytes.iter().position(|&b| b != 0).and_then(|i| bytes.get(i).map(|&b| (i, b))))
+    let total = usize_len(len)?;
+    with_read_mapping(fd.as_fd(), len, |mapping| {
+        let mut staged = vec![0; CHUNK.min(total)];
+        let mut at = 0;
+        while at < total {
+            let step = (total - at).min(CHUNK);
+            let chunk = staged.get_mut(..step).unwrap_or_default();
+            mapping.read_into(at, chunk).map_err(|e| access_failed("read", e))?;
+            if let Some((i, &b)) = chunk.iter().enumerate().find(|&(_, &b)| b != 0) {
+                return Ok(Some((at + i, b)));
+            }
+            at += step;
+        }
+        Ok(None)
     })
 }
 

@@ -193,10 +193,8 @@ impl Broken {
                 }
                 Fault::DirtyMemory => {
                     let len = usize::try_from(dmabuf::size_of(fd.as_fd()).unwrap()).unwrap();
-                    let mut map = Mapping::new(fd.as_fd(), len, true).unwrap();
-                    if let Some(last) = map.as_mut_slice().and_then(|s| s.last_mut()) {
-                        *last = 0xAA;
-                    }
+                    let map = Mapping::new(fd.as_fd(), len, true).unwrap();
+                    map.write_from(len - 1, &[0xAA]).unwrap();
                 }
                 Fault::ReadOnlyFd => {
                     let path = format!("/proc/self/fd/{}", fd.as_raw_fd());

@@ -9,7 +9,7 @@ use hal_interface::aidl::NativeHandle;
 use hal_interface::format::RawFormat;
 use hal_interface::transport::{self, Endpoint};
 use hal_interface::{BufferHandle, Usage, UsageFlag};
-use heaps::dmabuf::{self, FdKind, Mapping, SyncDirection, SyncPhase};
+use heaps::dmabuf::{self, AccessError, FdKind, Mapping, OutOfBounds, SyncDirection, SyncPhase};
 use serde_json::{json, Value};
 
 use super::{write_out, AllocArgs, CliError, DescriptorArgs};
@@ -203,6 +203,42 @@ fn pattern_byte(index: usize, offset: usize) -> u8 {
     low ^ u8::try_from(index % 256).unwrap_or(0)
 }
 
+/// Bytes of pattern staged per copy into or out of a mapping.
+const PATTERN_CHUNK: usize = 64 * 1024;
+
+/// Writes the pattern of buffer `index` over the whole mapping, through private staging
+/// memory (the mapping is shared and only ever copied to).
+fn write_pattern(mapping: &Mapping, index: usize) -> Result<(), AccessError> {
+    let mut staged = vec![0; PATTERN_CHUNK.min(mapping.len())];
+    let mut at = 0;
+    while at < mapping.len() {
+        let chunk = staged.get_mut(..(mapping.len() - at).min(PATTERN_CHUNK)).unwrap_or_default();
+        for (i, byte) in chunk.iter_mut().enumerate() {
+            *byte = pattern_byte(index, at + i);
+        }
+        mapping.write_from(at, chunk)?;
+        at += chunk.len();
+    }
+    Ok(())
+}
+
+/// The first offset of the mapping that no longer holds the pattern of buffer `index`.
+fn pattern_change(mapping: &Mapping, index: usize) -> Result<Option<usize>, OutOfBounds> {
+    let mut staged = vec![0; PATTERN_CHUNK.min(mapping.len())];
+    let mut at = 0;
+    while at < mapping.len() {
+        let chunk = staged.get_mut(..(mapping.len() - at).min(PATTERN_CHUNK)).unwrap_or_default();
+        mapping.read_into(at, chunk)?;
+        if let Some(i) =
+            chunk.iter().enumerate().position(|(i, &b)| b != pattern_byte(index, at + i))
+        {
+            return Ok(Some(at + i));
+        }
+        at += chunk.len();
+    }
+    Ok(None)
+}
+
 /// Maps each buffer, writes the pattern, waits, then checks the pattern is intact (the
 /// buffers must survive whatever happens to the service meanwhile).
 fn hold(
@@ -223,16 +259,15 @@ fn hold(
             source: errno.into(),
         };
         let len = usize::try_from(len).map_err(|_| io("size", nix::errno::Errno::EOVERFLOW))?;
-        let mut mapping = Mapping::new(fd, len, true).map_err(|e| io("mmap", e))?;
+        let mapping = Mapping::new(fd, len, true).map_err(|e| io("mmap", e))?;
         let is_dmabuf = info.exporter != "memfd";
         if is_dmabuf {
             dmabuf::sync(fd, SyncDirection::Write, SyncPhase::Start).map_err(|e| io("sync", e))?;
         }
-        if let Some(bytes) = mapping.as_mut_slice() {
-            for (offset, byte) in bytes.iter_mut().enumerate() {
-                *byte = pattern_byte(index, offset);
-            }
-        }
+        write_pattern(&mapping, index).map_err(|e| CliError::Io {
+            what: format!("buffer {index}: writing the pattern"),
+            source: std::io::Error::other(e),
+        })?;
         if is_dmabuf {
             dmabuf::sync(fd, SyncDirection::Write, SyncPhase::End).map_err(|e| io("sync", e))?;
         }
@@ -246,12 +281,11 @@ fn hold(
     );
     std::thread::sleep(duration);
     for (index, mapping) in &mappings {
-        if let Some(offset) = mapping
-            .as_slice()
-            .iter()
-            .enumerate()
-            .position(|(offset, &byte)| byte != pattern_byte(*index, offset))
-        {
+        let changed = pattern_change(mapping, *index).map_err(|e| CliError::Io {
+            what: format!("buffer {index}: reading the pattern"),
+            source: std::io::Error::other(e),
+        })?;
+        if let Some(offset) = changed {
             return Err(CliError::PatternChanged { index: *index, offset });
         }
     }
