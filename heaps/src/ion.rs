@@ -17,15 +17,11 @@ use nix::sys::stat::Mode;
 
 use crate::heap::{Heap, HeapCaps, HeapError};
 use crate::retry::retry_eintr;
-use crate::sys::ion::KernelIon;
-
-/// `ION_FLAG_CACHED`: ask for a CPU-cached buffer.
-pub const ION_FLAG_CACHED: u32 = 1;
-
-const ION_HEAP_TYPE_SYSTEM_CONTIG: u32 = 1;
-const ION_HEAP_TYPE_CARVEOUT: u32 = 2;
-const ION_HEAP_TYPE_CHUNK: u32 = 3;
-const ION_HEAP_TYPE_DMA: u32 = 4;
+pub use crate::sys::ion::ION_FLAG_CACHED;
+use crate::sys::ion::{
+    KernelIon, ION_HEAP_TYPE_CARVEOUT, ION_HEAP_TYPE_CHUNK, ION_HEAP_TYPE_DMA,
+    ION_HEAP_TYPE_SYSTEM_CONTIG,
+};
 
 /// The ioctls the ION back end issues; the real kernel is `sys::ion::KernelIon`, tests
 /// script one.

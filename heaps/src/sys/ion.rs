@@ -13,6 +13,15 @@ pub(crate) const ION_IOC_FREE_NR: u8 = 1;
 pub(crate) const ION_IOC_SHARE_NR: u8 = 4;
 pub(crate) const ION_IOC_HEAP_QUERY_NR: u8 = 8;
 
+/// `ION_FLAG_CACHED`: ask for a CPU-cached buffer.
+pub const ION_FLAG_CACHED: u32 = 1;
+
+/// `enum ion_heap_type` values of the heaps that hand out physically contiguous memory.
+pub(crate) const ION_HEAP_TYPE_SYSTEM_CONTIG: u32 = 1;
+pub(crate) const ION_HEAP_TYPE_CARVEOUT: u32 = 2;
+pub(crate) const ION_HEAP_TYPE_CHUNK: u32 = 3;
+pub(crate) const ION_HEAP_TYPE_DMA: u32 = 4;
+
 /// Legacy (≤ 4.11) `struct ion_allocation_data`; `size_t` fields make it ABI-dependent.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
