@@ -40,3 +40,6 @@ pub use types::{
     COMPRESSION_NAME, INTERLACED_NAME, PLANE_LAYOUT_COMPONENT_TYPE_NAME,
     STANDARD_METADATA_TYPE_NAME,
 };
+
+#[cfg(test)]
+mod tests;

@@ -43,9 +43,9 @@ use super::types::{
 };
 
 /// One plane of the table above.
-struct PlaneSpec {
-    components: &'static [(PlaneLayoutComponentType, i64, i64)],
-    sample_increment_in_bits: i64,
+pub(super) struct PlaneSpec {
+    pub(super) components: &'static [(PlaneLayoutComponentType, i64, i64)],
+    pub(super) sample_increment_in_bits: i64,
 }
 
 /// A [`PlaneSpec`] literal (a literal, so that `&[...]` of them is promoted to `'static`).
@@ -56,7 +56,7 @@ macro_rules! spec {
 }
 
 /// The component table of a layout format.
-fn plane_specs(format: Format) -> &'static [PlaneSpec] {
+pub(super) fn plane_specs(format: Format) -> &'static [PlaneSpec] {
     use PlaneLayoutComponentType::{Cb, Cr, Raw, A, B, G, R, Y};
     const Y8: PlaneSpec = spec!([(Y, 0, 8)], 8);
     const CBCR8: PlaneSpec = spec!([(Cb, 0, 8), (Cr, 8, 8)], 16);
