@@ -32,6 +32,7 @@ const AOSP_CRATE_MODULES: &[(&str, &str)] = &[
     ("android_logger", "libandroid_logger"),
     ("clap", "libclap"),
     ("libc", "liblibc"),
+    ("libloading", "liblibloading"),
     ("log", "liblog_rust"),
     ("miette", "libmiette"),
     ("nix", "libnix"),

@@ -16,6 +16,7 @@ use rsbinder::Strong;
 use thiserror::Error;
 use usage_map::{ConfigError, UsageMap};
 
+use crate::mapper_stablec::{self, MapperChoice, MapperState};
 use crate::procfs::{self, Proc};
 use crate::runner::{write_line, Stop};
 
@@ -39,6 +40,8 @@ pub struct Settings {
     /// An executable that understands the hidden child subcommand (see [`crate::child`]);
     /// `None` skips the second-process check.
     pub helper_exe: Option<PathBuf>,
+    /// The mapper library for the `mapper_stablec.*` area (see [`crate::mapper_stablec`]).
+    pub mapper: MapperChoice,
 }
 
 /// Why the suite could not start.
@@ -59,6 +62,9 @@ pub enum SetupError {
         #[source]
         source: io::Error,
     },
+    /// No usable mapper library (the allocator VTS set-up rule).
+    #[error("mapper library: {0}")]
+    Mapper(String),
 }
 
 /// A loaded board file.
@@ -106,6 +112,7 @@ pub struct Ctx {
     board: Option<Board>,
     service: Option<ServiceProcess>,
     helper_exe: Option<PathBuf>,
+    mapper: MapperState,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
@@ -116,6 +123,7 @@ impl fmt::Debug for Ctx {
             .field("board", &self.board.as_ref().map(|b| &b.path))
             .field("service", &self.service)
             .field("helper_exe", &self.helper_exe)
+            .field("mapper", &self.mapper)
             .finish_non_exhaustive()
     }
 }
@@ -124,10 +132,13 @@ impl Ctx {
     /// Connects, loads the board file and finds the service process.
     ///
     /// # Errors
-    /// [`SetupError`] when the service cannot be reached, the board does not load, or a given
-    /// pid is not readable.
+    /// [`SetupError`] when the service cannot be reached, the board does not load, a given
+    /// pid is not readable, or no mapper library can be loaded (unless the choice is
+    /// [`MapperChoice::Off`]).
     pub fn new(settings: Settings, out: Box<dyn Write + Send>) -> Result<Ctx, SetupError> {
         let allocator = transport::connect(&settings.endpoint)?;
+        let mapper =
+            mapper_stablec::set_up(&settings.mapper, &*allocator).map_err(SetupError::Mapper)?;
         let board = match settings.board {
             Some(path) => Some(Board { map: UsageMap::load(&path)?, path }),
             None => None,
@@ -151,6 +162,7 @@ impl Ctx {
             board,
             service,
             helper_exe: settings.helper_exe,
+            mapper,
             out: Mutex::new(out),
         })
     }
@@ -201,6 +213,11 @@ impl Ctx {
     /// The executable for second-process checks.
     pub fn helper_exe(&self) -> Option<&Path> {
         self.helper_exe.as_deref()
+    }
+
+    /// The mapper the `mapper_stablec.*` area runs against.
+    pub fn mapper_state(&self) -> &MapperState {
+        &self.mapper
     }
 
     /// `unix:... (service pid N)` style description for the header line.

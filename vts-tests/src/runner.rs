@@ -140,6 +140,7 @@ pub fn run(ctx: &Ctx, cases: &[Case], filter: &Filter) -> io::Result<Summary> {
         ctx.endpoint(),
         ctx.service_description()
     ))?;
+    ctx.line(&format!("[==========] {}", ctx.mapper_state().description()))?;
     let started = Instant::now();
     let mut summary = Summary::default();
     for case in selected {

@@ -1,6 +1,9 @@
 //! The whole suite against the real daemon, started here over the RPC transport: once with
 //! the host board (memfd heaps) and once with the fake-heap board for exhaustion and
-//! fallback. Both runs must end with 0 failed.
+//! fallback. Both runs must end with 0 failed. The mapper stable-C area runs against the
+//! workspace's mapper library (`common::mapper_library`), also found by the allocator's
+//! suffix the way `gralloc-vts` finds it by default; a missing or unloadable library stops
+//! the suite before any case.
 //!
 //! The daemon binary: `$GRALLOC_ALLOCATOR_BIN` when set; else `gralloc-allocator` next to
 //! this test's profile directory when it is newer than every source it is built from (as
@@ -17,10 +20,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{exclusive, repo_file, run_suite};
+use common::{exclusive, mapper_library, repo_file, run_suite, run_suite_with, settings};
 use hal_interface::transport::Endpoint;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use vts_tests::mapper_stablec::{library_name, MapperChoice};
+use vts_tests::{Ctx, SetupError};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -207,4 +212,77 @@ fn whole_suite_passes_against_the_daemon_on_the_host_board() {
 fn whole_suite_passes_against_the_daemon_on_the_fake_exhaustion_board() {
     // With fake heaps the routing cases exercise exhaustion and fallback; nothing skips.
     suite_passes("usage-map/tests/boards/fake-exhaustion.toml", &[]);
+}
+
+/// Case names of `summary` that skipped.
+fn skipped(summary: &vts_tests::Summary) -> Vec<&'static str> {
+    summary
+        .reports
+        .iter()
+        .filter(|r| matches!(r.outcome, Err(vts_tests::Stop::Skipped(_))))
+        .map(|r| r.name)
+        .collect()
+}
+
+#[test]
+fn mapper_area_passes_with_the_mapper_found_by_the_allocator_suffix() {
+    let _one = exclusive();
+    let board = repo_file("usage-map/boards/host.toml");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("allocator.sock");
+    let daemon = Daemon::start(&board, &socket);
+    // The host board's suffix is "host": the suite looks for mapper.host.so.
+    let libs = dir.path().join("lib");
+    fs::create_dir(&libs).expect("lib dir");
+    std::os::unix::fs::symlink(mapper_library(), libs.join(library_name("host"))).expect("link");
+    let (summary, report) = run_suite_with(
+        &Endpoint::Unix(socket),
+        Some(board),
+        Some(daemon.pid()),
+        "mapper_stablec.*",
+        MapperChoice::Search(vec![dir.path().join("missing"), libs]),
+    );
+    assert!(report.contains("mapper.host.so (allocator suffix \"host\""), "{report}");
+    assert!(summary.reports.len() >= 54, "only {} mapper cases ran", summary.reports.len());
+    assert!(summary.failed() == 0, "{}\n--- daemon log ---\n{}", summary.line(), daemon.log());
+    println!("skipped: {:?}", skipped(&summary));
+}
+
+#[test]
+fn a_missing_or_unloadable_mapper_stops_the_suite_before_any_case() {
+    let _one = exclusive();
+    let board = repo_file("usage-map/boards/host.toml");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("allocator.sock");
+    let daemon = Daemon::start(&board, &socket);
+    let endpoint = Endpoint::Unix(socket);
+    let start = |mapper| {
+        Ctx::new(settings(&endpoint, None, Some(daemon.pid()), mapper), Box::new(std::io::sink()))
+    };
+    match start(MapperChoice::Search(vec![dir.path().to_owned()])) {
+        Err(SetupError::Mapper(reason)) => {
+            assert!(
+                reason.contains("no mapper.host.so") && reason.contains("--no-mapper"),
+                "{reason}"
+            )
+        }
+        other => panic!("a missing mapper must stop the suite, got {other:?}"),
+    }
+    // A file that is not a shared library at all.
+    let not_a_library = dir.path().join("mapper.host.so");
+    fs::write(&not_a_library, b"not an ELF file").expect("write");
+    match start(MapperChoice::Path(not_a_library)) {
+        Err(SetupError::Mapper(reason)) => assert!(reason.contains("dlopen"), "{reason}"),
+        other => panic!("an unloadable mapper must stop the suite, got {other:?}"),
+    }
+    let off = start(MapperChoice::Off).expect("--no-mapper starts");
+    assert!(off.mapper_state().description().contains("MAPPER CHECKS OFF"));
+    drop(off);
+    let (summary, _) =
+        run_suite_with(&endpoint, None, Some(daemon.pid()), "mapper_stablec.*", MapperChoice::Off);
+    assert_eq!(
+        summary.skipped(),
+        summary.reports.len(),
+        "with --no-mapper every mapper case skips"
+    );
 }

@@ -1,5 +1,6 @@
 //! The registry of conformance cases, one module per area. Names are `area.behaviour`, so
-//! `--filter 'bad_input.*'` selects an area.
+//! `--filter 'bad_input.*'` selects an area. The mapper stable-C area lives in
+//! [`crate::mapper_stablec`] and runs after the allocator areas.
 
 pub mod aidl;
 pub mod bad_input;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Case> {
         concurrency::CASES,
     ];
     let mut cases: Vec<Case> = areas.into_iter().flatten().copied().collect();
+    cases.extend(crate::mapper_stablec::cases());
     cases.push(concurrency::HEALTH);
     cases
 }
