@@ -1,53 +1,24 @@
 //! Real-kernel tests: `/dev/dma_heap/*`, `/dev/udmabuf`, `/dev/ion`.
 //!
-//! On a host without a device each test prints `SKIP: <reason>` to stderr (not captured by
-//! libtest) and passes. The VM harness (`vm/`) runs them for real and sets
-//! `HEAPS_REQUIRE_DEVICES`, which turns a missing device into a failure:
-//!
-//! - `1` or `all` requires `dma_heap` and `udmabuf`, plus `ion` on kernels before 5.11 (ION
-//!   was removed in 5.11);
-//! - a comma list of `dma_heap`, `udmabuf`, `ion` names exactly the devices that must exist.
+//! The tests that need a device are `#[ignore = "needs ..."]`: a host seldom has them. The
+//! VM harness (`vm/`) runs this binary with `--include-ignored` and `HEAPS_REQUIRE_DEVICES`
+//! (see `src/test_util/devices.rs`), so a missing device fails there instead of passing.
+
+#[path = "../src/test_util/devices.rs"]
+mod devices;
 
 use std::io::Write as _;
 use std::num::NonZeroU64;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
+use devices::{have_device, skip};
 use heaps::dmabuf::{self, FdInfo, Mapping, SyncDirection, SyncPhase};
 use heaps::{
     DmaHeap, Errno, Heap, HeapError, IonAbi, IonDevice, IonHeap, MemfdHeap, ION_FLAG_CACHED,
 };
 
 const MIB: u64 = 1 << 20;
-
-fn kernel_before_5_11() -> bool {
-    let Ok(uname) = nix::sys::utsname::uname() else { return false };
-    let release = uname.release().to_string_lossy().into_owned();
-    let mut parts =
-        release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
-    matches!((parts.next(), parts.next()), (Some(major), Some(minor)) if (major, minor) < (5, 11))
-}
-
-fn required(device: &str) -> bool {
-    let Ok(value) = std::env::var("HEAPS_REQUIRE_DEVICES") else { return false };
-    match value.trim() {
-        "1" | "all" => match device {
-            "ion" => kernel_before_5_11(),
-            _ => true,
-        },
-        list => list.split(',').any(|d| d.trim() == device),
-    }
-}
-
-/// True when `path` exists; else SKIP (or fail when required).
-fn have_device(device: &str, path: &str) -> bool {
-    if Path::new(path).exists() {
-        return true;
-    }
-    assert!(!required(device), "{path} is required (HEAPS_REQUIRE_DEVICES) but missing");
-    let _ = writeln!(std::io::stderr(), "SKIP: {path} is not present");
-    false
-}
 
 fn len(n: u64) -> NonZeroU64 {
     NonZeroU64::new(n).unwrap()
@@ -89,6 +60,7 @@ fn dma_heap_names() -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs /dev/dma_heap"]
 fn every_dma_heap_allocates_a_zeroed_nameable_1mib_buffer() {
     if !have_device("dma_heap", DmaHeap::DEFAULT_DIR) {
         return;
@@ -100,7 +72,7 @@ fn every_dma_heap_allocates_a_zeroed_nameable_1mib_buffer() {
         let fd = match heap.allocate(len(MIB)) {
             // Android's system-uncached answers EBUSY until it is initialised.
             Err(err) if err.errno() == Some(Errno::EBUSY) => {
-                let _ = writeln!(std::io::stderr(), "SKIP: dma-heap {name} busy");
+                skip(&format!("dma-heap {name} busy"));
                 continue;
             }
             result => result.unwrap(),
@@ -111,6 +83,7 @@ fn every_dma_heap_allocates_a_zeroed_nameable_1mib_buffer() {
 }
 
 #[test]
+#[ignore = "needs /dev/dma_heap/system"]
 fn dma_heap_lengths_are_page_rounded_and_buffers_distinct() {
     if !have_device("dma_heap", "/dev/dma_heap/system") {
         return;
@@ -125,6 +98,7 @@ fn dma_heap_lengths_are_page_rounded_and_buffers_distinct() {
 }
 
 #[test]
+#[ignore = "needs /dev/dma_heap/system"]
 fn dma_heap_buffers_are_zeroed_after_dirty_ones_are_freed() {
     if !have_device("dma_heap", "/dev/dma_heap/system") {
         return;
@@ -146,6 +120,7 @@ fn unknown_dma_heap_is_not_present() {
 }
 
 #[test]
+#[ignore = "needs /dev/udmabuf"]
 fn udmabuf_memfd_heap_returns_udmabuf_dmabufs() {
     if !have_device("udmabuf", "/dev/udmabuf") {
         return;
@@ -158,6 +133,7 @@ fn udmabuf_memfd_heap_returns_udmabuf_dmabufs() {
 }
 
 #[test]
+#[ignore = "needs /dev/ion"]
 fn ion_modern_allocates_from_every_queried_heap() {
     if !have_device("ion", IonDevice::DEFAULT_PATH) {
         return;

@@ -47,17 +47,23 @@ build_project_binaries() {
         done
     done
 
-    log "cargo test --no-run (static) -p heaps --test real_kernel"
+    # The real-kernel tests: tests/real_kernel.rs and the unit tests of the heaps library
+    # that need a device (both #[ignore]d on hosts, run with --ignored in the guest).
+    log "cargo test --no-run (static) -p heaps --lib --test real_kernel"
     out=$logs/build-heaps-real-kernel.json
-    if static_cargo test -p heaps --test real_kernel --no-run --message-format=json \
+    if static_cargo test -p heaps --lib --test real_kernel --no-run --message-format=json \
         >"$out" 2>"$logs/build-heaps-real-kernel.log"; then
-        local exe
+        local exe unit
         exe=$(grep '"reason":"compiler-artifact"' "$out" | grep '"name":"real_kernel"' \
             | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+        unit=$(grep '"reason":"compiler-artifact"' "$out" | grep '"kind":\["lib"\]' \
+            | grep '"name":"heaps"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
         add_guest_binary heaps-real-kernel "${exe:-/nonexistent}"
+        add_guest_binary heaps-unit "${unit:-/nonexistent}"
     else
         tail -n 20 "$logs/build-heaps-real-kernel.log" >&2
         BUILD_FAILURES+=("heaps-real-kernel: cargo test --no-run failed")
+        BUILD_FAILURES+=("heaps-unit: cargo test --no-run failed")
     fi
 }
 
