@@ -796,7 +796,10 @@ fn role<'a>(ws: &'a Workspace, m: &Module) -> Option<Role<'a>> {
     for krate in &ws.crates {
         let is_lib = krate.lib.as_ref().is_some_and(|l| l.path == root);
         match m.typ.as_str() {
-            "rust_library" | "rust_library_rlib" | "rust_library_dylib" if is_lib => {
+            // rust_ffi_shared: the same library as a C shared object (the mapper).
+            "rust_library" | "rust_library_rlib" | "rust_library_dylib" | "rust_ffi_shared"
+                if is_lib =>
+            {
                 return Some(Role::Library(krate))
             }
             "rust_test" | "rust_test_host" if is_lib => return Some(Role::UnitTests(krate)),
@@ -1018,6 +1021,17 @@ fn check_build_scripts(tree: &Tree) -> Vec<String> {
     let mut problems = Vec::new();
     for krate in &tree.workspace.crates {
         let Some(script) = &krate.build_script else { continue };
+        // A build script whose output only Cargo tests read (the mapper's C layout check)
+        // has nothing for Soong to generate.
+        let lib_reads_out_dir = krate.lib_dir().is_some_and(|d| {
+            rust_sources(&tree.root.join(d)).iter().any(|f| {
+                let text = fs::read_to_string(f).unwrap_or_default();
+                text.contains("include_aidl!(") || text.contains("env!(\"OUT_DIR\")")
+            })
+        });
+        if !lib_reads_out_dir {
+            continue;
+        }
         let tools: Vec<&Module> = tree
             .blueprint
             .of_type("rust_binary_host")
