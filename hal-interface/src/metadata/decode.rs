@@ -144,15 +144,16 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], MetadataError> {
-        let truncated = MetadataError::Truncated {
-            field,
-            offset: self.pos,
-            needed: n,
-            available: self.remaining(),
+        let slice = self.pos.checked_add(n).and_then(|end| self.bytes.get(self.pos..end));
+        let Some(slice) = slice else {
+            return Err(MetadataError::Truncated {
+                field,
+                offset: self.pos,
+                needed: n,
+                available: self.remaining(),
+            });
         };
-        let end = self.pos.checked_add(n).ok_or_else(|| truncated.clone())?;
-        let slice = self.bytes.get(self.pos..end).ok_or(truncated)?;
-        self.pos = end;
+        self.pos = self.pos.saturating_add(n);
         Ok(slice)
     }
 
