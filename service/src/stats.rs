@@ -33,6 +33,9 @@ pub struct Stats {
     names: Vec<String>,
     heaps: Vec<HeapCounters>,
     calls: CallCounters,
+    /// Shared metadata regions made (one per buffer) and their bytes.
+    regions: AtomicU64,
+    region_bytes: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -43,7 +46,19 @@ impl Stats {
     /// Counters for heaps named `names`, in board order.
     pub fn new(names: Vec<String>) -> Self {
         let heaps = names.iter().map(|_| HeapCounters::default()).collect();
-        Self { names, heaps, calls: CallCounters::default() }
+        Self {
+            names,
+            heaps,
+            calls: CallCounters::default(),
+            regions: AtomicU64::new(0),
+            region_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// A buffer's shared metadata region of `bytes` was made.
+    pub fn record_region(&self, bytes: u64) {
+        bump(&self.regions, 1);
+        bump(&self.region_bytes, bytes);
     }
 
     /// Heap `index` served a buffer of `bytes`; `after_fallback` when an earlier heap of the
@@ -99,6 +114,8 @@ impl Stats {
                 unsupported: load(&self.calls.unsupported),
                 no_resources: load(&self.calls.no_resources),
             },
+            regions: load(&self.regions),
+            region_bytes: load(&self.region_bytes),
         }
     }
 }
@@ -138,6 +155,10 @@ pub struct StatsSnapshot {
     pub heaps: Vec<HeapStats>,
     /// Per outcome.
     pub calls: CallStats,
+    /// Shared metadata regions made (one per buffer).
+    pub regions: u64,
+    /// Bytes of those regions (not counted in the heaps' bytes).
+    pub region_bytes: u64,
 }
 
 impl StatsSnapshot {
@@ -155,6 +176,7 @@ impl fmt::Display for StatsSnapshot {
             "calls: {} ok, {} BAD_DESCRIPTOR, {} UNSUPPORTED, {} NO_RESOURCES",
             c.ok, c.bad_descriptor, c.unsupported, c.no_resources
         )?;
+        writeln!(f, "metadata regions: {}, {} bytes", self.regions, self.region_bytes)?;
         for h in &self.heaps {
             writeln!(
                 f,
@@ -179,7 +201,9 @@ mod tests {
         stats.record_call(Ok(()));
         stats.record_call(Err(AllocationError::NO_RESOURCES));
         stats.record_buffer(7, 1, false); // unknown index: ignored
+        stats.record_region(8192);
         let snap = stats.snapshot();
+        assert_eq!((snap.regions, snap.region_bytes), (1, 8192));
         assert_eq!(
             snap.heap("system"),
             Some(&HeapStats {

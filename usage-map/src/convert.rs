@@ -135,6 +135,14 @@ fn convert(ctx: &Ctx<'_>, raw: RawBoardFile) -> Result<UsageMap, ConfigError> {
         None => 0,
     };
     let heaps = heaps(ctx, raw.heaps)?;
+    // `[board] metadata_heap`: the declared heap that serves buffers' metadata regions.
+    let metadata_heap = match &raw.board.get_ref().metadata_heap {
+        Some(name) if !heaps.iter().any(|h| h.name == *name.get_ref()) => {
+            let at = At { ctx, subject: Subject::Board };
+            return Err(at.err(name.span(), Kind::UndeclaredHeap(name.get_ref().clone())));
+        }
+        other => other.as_ref().map(|name| name.get_ref().clone()),
+    };
     let limits = match &raw.limits {
         Some(limits) => limits_of(ctx, limits)?,
         None => Limits::default(),
@@ -144,6 +152,7 @@ fn convert(ctx: &Ctx<'_>, raw: RawBoardFile) -> Result<UsageMap, ConfigError> {
         origin: ctx.origin.to_owned(),
         board_name,
         mapper_suffix,
+        metadata_heap,
         heaps,
         rules,
         limits,

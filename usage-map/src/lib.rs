@@ -56,6 +56,7 @@ pub struct UsageMap {
     origin: String,
     board_name: String,
     mapper_suffix: String,
+    metadata_heap: Option<String>,
     heaps: Vec<HeapDecl>,
     rules: Vec<Rule>,
     limits: Limits,
@@ -207,6 +208,12 @@ impl UsageMap {
     /// `mapper.<suffix>.so`).
     pub fn mapper_suffix(&self) -> &str {
         &self.mapper_suffix
+    }
+
+    /// `[board] metadata_heap`: the declared heap that serves each buffer's shared metadata
+    /// region, when the board names one (it is a declared heap).
+    pub fn metadata_heap(&self) -> Option<&str> {
+        self.metadata_heap.as_deref()
     }
 
     /// Declared heaps, indexed by [`HeapId::index`], in file order.

@@ -45,6 +45,7 @@ pub(crate) struct RawBoardFile {
 pub(crate) struct RawBoard {
     pub name: Spanned<String>,
     pub mapper_suffix: Spanned<String>,
+    pub metadata_heap: Option<Spanned<String>>,
     #[allow(dead_code)] // documentation for humans
     pub description: Option<String>,
 }

@@ -49,8 +49,10 @@ pub fn code_name(code: AllocationError) -> String {
 pub struct Buffer {
     /// The handle's description.
     pub handle: BufferHandle,
-    /// The dma-buf (or memfd on hosts), owned by the client now.
+    /// The dma-buf (or memfd on hosts), owned by the client now (handle fd 0).
     pub fd: OwnedFd,
+    /// The buffer's shared metadata region (handle fd 1).
+    pub metadata: OwnedFd,
 }
 
 /// A successful reply, decoded.
@@ -122,12 +124,12 @@ fn decode(result: AllocationResult) -> Result<Allocated, Stop> {
     for (index, native) in result.buffers.into_iter().enumerate() {
         let handle = BufferHandle::decode(&native)
             .map_err(|e| Stop::failed(format!("buffer {index}: handle does not decode: {e}")))?;
-        let fd = native
-            .fds
-            .into_iter()
-            .next()
-            .ok_or_else(|| Stop::failed(format!("buffer {index}: handle carries no fd")))?;
-        buffers.push(Buffer { handle, fd: OwnedFd::from(fd) });
+        // decode() checked that there are exactly two fds: the buffer, then its region.
+        let mut fds = native.fds.into_iter();
+        let (Some(fd), Some(metadata)) = (fds.next(), fds.next()) else {
+            return Err(Stop::failed(format!("buffer {index}: handle carries fewer than 2 fds")));
+        };
+        buffers.push(Buffer { handle, fd: OwnedFd::from(fd), metadata: OwnedFd::from(metadata) });
     }
     Ok(Allocated { stride: result.stride, buffers })
 }

@@ -2,11 +2,14 @@
 //! H1/H2) and the shape of a refusal (code, promptness).
 
 use std::collections::HashSet;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use hal_interface::aidl::{AllocationError, BufferDescriptorInfo, IAllocator};
+use hal_interface::shared_metadata;
+use hal_interface::wire::descriptor_name;
 use hal_interface::Format;
+use heaps::dmabuf;
 use nix::sys::stat::fstat;
 
 use crate::call::{self, code_name, Allocated, Answer, Timed};
@@ -85,6 +88,45 @@ pub fn reply_matches(
         if !ids.insert(h.buffer_id) {
             return fail(format!("buffer id {} repeats", h.buffer_id));
         }
+        let stat =
+            fstat(buffer.metadata.as_fd()).map_err(|e| Stop::failed(format!("fstat: {e}")))?;
+        if !inodes.insert((stat.st_dev, stat.st_ino)) {
+            return fail("the metadata region is the memory of another fd of the reply".to_owned());
+        }
+        if let Err(text) = region_matches(info, buffer.metadata.as_fd()) {
+            return fail(text);
+        }
+    }
+    Ok(())
+}
+
+/// A fresh buffer's metadata region holds the descriptor's name and Dataspace option (or
+/// UNKNOWN) and every other field at its default.
+fn region_matches(info: &BufferDescriptorInfo, fd: BorrowedFd<'_>) -> Result<(), String> {
+    let size = mem::size(fd).map_err(|e| format!("metadata region: {e}"))?;
+    let len = usize::try_from(shared_metadata::REGION_SIZE).unwrap_or(usize::MAX);
+    if size < u64::try_from(len).unwrap_or(u64::MAX) {
+        return Err(format!("metadata region holds {size} bytes, layout needs {len}"));
+    }
+    let map = dmabuf::Mapping::new(fd, len, false)
+        .map_err(|e| format!("metadata region does not map: {e}"))?;
+    // Nobody has written to a region fresh from the allocator: a plain copy is consistent.
+    let mut bytes = vec![0u8; len];
+    map.read_into(0, &mut bytes).map_err(|e| format!("metadata region: {e}"))?;
+    let region = shared_metadata::decode(&bytes)
+        .map_err(|e| format!("metadata region does not decode: {e}"))?;
+    let dataspace = info
+        .additionalOptions
+        .iter()
+        .find(|o| o.name == "android.hardware.graphics.common.Dataspace")
+        .map_or(0, |o| i32::try_from(o.value).unwrap_or(0));
+    let expected = shared_metadata::SharedMetadata {
+        name: descriptor_name(&info.name).to_vec(),
+        dataspace,
+        ..shared_metadata::SharedMetadata::default()
+    };
+    if region != expected {
+        return Err(format!("metadata region holds {region:?}, expected {expected:?}"));
     }
     Ok(())
 }

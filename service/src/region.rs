@@ -1,0 +1,279 @@
+//! Each buffer's shared metadata region (fd 1 of the handle) and its buffer id.
+//!
+//! The region comes from one heap chosen at start-up ([`MetadataRegions::for_board`]): the
+//! board's `[board] metadata_heap` when it names a heap that opened, else the heap named
+//! `system` when it is a non-protected dma-heap or ION heap that opened (a dma-buf is what
+//! sepolicy expects apps to map), else a plain sealed memfd. Either way nothing is opened per
+//! buffer: one allocation (dma-heap ioctl or `memfd_create`), one `mmap` to write the header,
+//! NAME and DATASPACE, one `munmap`. The layout is `hal_interface::shared_metadata`'s; the
+//! rest of the region is left as the heap zeroed it (written out in full for a heap that does
+//! not zero).
+//!
+//! Buffer ids ([`BufferIds`]) are `start << 32 | counter`: the high 32 bits are the low 32
+//! bits of the wall clock in milliseconds when the allocator started, plus a per-process
+//! instance count (so two allocators in one process differ even within a millisecond); the
+//! low 32 bits count buffers from 1. Ids therefore differ across allocator restarts (a
+//! restarted daemon starts at another millisecond) and are unique among the 2³² buffers one
+//! instance hands out; the value says nothing about the buffer's memory.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hal_interface::shared_metadata::{self, RegionAccess, RegionError, REGION_SIZE};
+use heaps::dmabuf::{AccessError, Mapping};
+use heaps::{Errno, Heap, HeapError, MemfdHeap};
+use usage_map::{HeapBackend, UsageMap};
+
+use crate::heap_table::HeapTable;
+
+/// Name of the board heap used for regions when the board does not say.
+pub const DEFAULT_METADATA_HEAP: &str = "system";
+
+/// A mapped metadata region, as `hal_interface::shared_metadata` accesses it.
+#[derive(Debug)]
+pub struct MappedRegion(Mapping);
+
+impl MappedRegion {
+    /// Maps the whole region of `fd` ([`REGION_SIZE`] bytes).
+    ///
+    /// # Errors
+    /// The `mmap` errno (EACCES for a writable mapping of a read-only fd, EINVAL when the
+    /// file is shorter).
+    pub fn map(fd: BorrowedFd<'_>, writable: bool) -> Result<Self, Errno> {
+        let len = usize::try_from(REGION_SIZE).map_err(|_| Errno::EOVERFLOW)?;
+        Mapping::new(fd, len, writable).map(Self)
+    }
+}
+
+fn refused(offset: usize, len: usize) -> impl Fn(AccessError) -> RegionError {
+    move |_| RegionError::Access { offset, len }
+}
+
+impl RegionAccess for MappedRegion {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32, RegionError> {
+        self.0.load_u32(offset, order).map_err(refused(offset, 4))
+    }
+
+    fn fetch_add_u32(
+        &self,
+        offset: usize,
+        value: u32,
+        order: Ordering,
+    ) -> Result<u32, RegionError> {
+        self.0.fetch_add_u32(offset, value, order).map_err(refused(offset, 4))
+    }
+
+    fn read_into(&self, offset: usize, dst: &mut [u8]) -> Result<(), RegionError> {
+        let len = dst.len();
+        self.0.read_into(offset, dst).map_err(|_| RegionError::Access { offset, len })
+    }
+
+    fn write_from(&self, offset: usize, src: &[u8]) -> Result<(), RegionError> {
+        self.0.write_from(offset, src).map_err(refused(offset, src.len()))
+    }
+}
+
+/// Why a buffer's metadata region could not be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegionCreateError {
+    /// No heap for regions could be set up at start-up.
+    #[error("no metadata region source")]
+    NoSource,
+    /// The region's heap refused the allocation.
+    #[error("metadata region allocation failed")]
+    Heap(#[source] HeapError),
+    /// The new region could not be mapped.
+    #[error("cannot map the metadata region")]
+    Map(#[source] Errno),
+    /// The initial contents could not be written.
+    #[error("cannot initialise the metadata region")]
+    Init(#[source] RegionError),
+}
+
+impl RegionCreateError {
+    /// Whether the failure is a temporary lack of resources (memory, fds).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Heap(err) => err.is_transient(),
+            Self::Map(errno) => matches!(errno, Errno::ENOMEM | Errno::EAGAIN),
+            Self::NoSource | Self::Init(_) => false,
+        }
+    }
+}
+
+/// Where metadata regions come from: one heap, chosen at start-up.
+#[derive(Debug, Clone)]
+pub struct MetadataRegions {
+    heap: Option<Arc<dyn Heap>>,
+    source: String,
+}
+
+impl MetadataRegions {
+    /// Regions from `heap`; `source` says which for logs and `dump`.
+    pub fn new(heap: Arc<dyn Heap>, source: impl Into<String>) -> Self {
+        Self { heap: Some(heap), source: source.into() }
+    }
+
+    /// Regions from plain sealed memfds (`/memfd:gralloc:metadata`).
+    pub fn memfd() -> Self {
+        match MemfdHeap::plain("metadata") {
+            Ok(heap) => Self::new(Arc::new(heap), "memfd"),
+            Err(err) => {
+                log::error!("metadata regions: no memfd heap: {err}");
+                Self { heap: None, source: "none".to_owned() }
+            }
+        }
+    }
+
+    /// The source for a board (see the module documentation for the order).
+    pub fn for_board(map: &UsageMap, heaps: &HeapTable) -> Self {
+        let named = map.metadata_heap();
+        let Some(decl) = map.heap(named.unwrap_or(DEFAULT_METADATA_HEAP)) else {
+            return Self::memfd();
+        };
+        let eligible = named.is_some()
+            || (matches!(decl.backend, HeapBackend::DmaHeap { .. } | HeapBackend::Ion { .. })
+                && !decl.props.protected);
+        match heaps.get(decl.id) {
+            Some(heap) if eligible && !heap.caps().protected => {
+                Self::new(Arc::clone(heap), format!("heap {}", decl.name))
+            }
+            Some(_) if eligible => {
+                log::warn!(
+                    "metadata_heap {}: protected memory cannot be CPU-mapped; memfd",
+                    decl.name
+                );
+                Self::memfd()
+            }
+            None if named.is_some() => {
+                log::warn!("metadata_heap {}: absent on this device; memfd", decl.name);
+                Self::memfd()
+            }
+            _ => Self::memfd(),
+        }
+    }
+
+    /// What serves the regions (`memfd`, `heap system`, ...).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// A new region holding `name` (at most 127 bytes, longer is cut) and `dataspace`, every
+    /// other field at its default. The fd is owned by the caller.
+    ///
+    /// # Errors
+    /// Any [`RegionCreateError`]; nothing stays open on error.
+    pub fn create(&self, name: &[u8], dataspace: i32) -> Result<OwnedFd, RegionCreateError> {
+        let heap = self.heap.as_ref().ok_or(RegionCreateError::NoSource)?;
+        let len =
+            std::num::NonZeroU64::new(u64::from(REGION_SIZE)).ok_or(RegionCreateError::NoSource)?;
+        let fd = heap.allocate(len).map_err(RegionCreateError::Heap)?;
+        let region = MappedRegion::map(fd.as_fd(), true).map_err(RegionCreateError::Map)?;
+        let name = name.get(..shared_metadata::MAX_NAME_LEN).unwrap_or(name);
+        if heap.caps().zeroed {
+            shared_metadata::initialise(&region, name, dataspace)
+        } else {
+            shared_metadata::encode_initial(name, dataspace)
+                .and_then(|bytes| region.write_from(0, &bytes))
+        }
+        .map_err(RegionCreateError::Init)?;
+        Ok(fd)
+    }
+}
+
+/// Instances of [`BufferIds`] made by this process (mixed into the start value).
+static INSTANCES: AtomicU32 = AtomicU32::new(0);
+
+/// Buffer ids of one allocator instance (see the module documentation).
+#[derive(Debug)]
+pub struct BufferIds {
+    start: u32,
+    next: AtomicU32,
+}
+
+impl BufferIds {
+    /// Ids whose high half derives from the clock now.
+    pub fn new() -> Self {
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        // The low 32 bits of the milliseconds: wraps every 49.7 days.
+        let low = u32::try_from(millis & u128::from(u32::MAX)).unwrap_or(0);
+        Self::with_start(low.wrapping_add(INSTANCES.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Ids with high half `start` (tests).
+    pub fn with_start(start: u32) -> Self {
+        Self { start, next: AtomicU32::new(1) }
+    }
+
+    /// The high half of every id of this instance.
+    pub fn start(&self) -> u32 {
+        self.start
+    }
+
+    /// The next id.
+    pub fn next_id(&self) -> u64 {
+        let count = self.next.fetch_add(1, Ordering::Relaxed);
+        (u64::from(self.start) << 32) | u64::from(count)
+    }
+}
+
+impl Default for BufferIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_count_up_under_the_start_value() {
+        let ids = BufferIds::with_start(0xABCD_0001);
+        assert_eq!(ids.next_id(), 0xABCD_0001_0000_0001);
+        assert_eq!(ids.next_id(), 0xABCD_0001_0000_0002);
+    }
+
+    #[test]
+    fn two_instances_made_at_once_have_different_start_values() {
+        let (a, b) = (BufferIds::new(), BufferIds::new());
+        assert_ne!(a.start(), b.start());
+        assert_ne!(a.next_id(), b.next_id());
+    }
+
+    #[test]
+    fn memfd_region_is_initialised_and_reads_back() {
+        let regions = MetadataRegions::memfd();
+        let fd = regions.create(b"Hello, World!", 143_261_696).unwrap();
+        assert_eq!(heaps::dmabuf::size_of(fd.as_fd()).unwrap(), u64::from(REGION_SIZE));
+        let region = MappedRegion::map(fd.as_fd(), false).unwrap();
+        let read = shared_metadata::read(&region).unwrap();
+        assert_eq!(read.name, b"Hello, World!");
+        assert_eq!(read.dataspace, 143_261_696);
+        assert_eq!((read.blend_mode, read.smpte2086, read.smpte2094_40), (0, None, None));
+    }
+
+    #[test]
+    fn long_names_are_cut_to_127_bytes() {
+        let fd = MetadataRegions::memfd().create(&[b'x'; 200], 0).unwrap();
+        let region = MappedRegion::map(fd.as_fd(), false).unwrap();
+        assert_eq!(shared_metadata::read(&region).unwrap().name, vec![b'x'; 127]);
+    }
+
+    #[test]
+    fn a_write_through_one_mapping_is_read_through_another() {
+        let fd = MetadataRegions::memfd().create(b"shared", 0).unwrap();
+        let writer = MappedRegion::map(fd.as_fd(), true).unwrap();
+        let reader = MappedRegion::map(fd.as_fd(), false).unwrap();
+        shared_metadata::write(&writer, &shared_metadata::FieldValue::BlendMode(3)).unwrap();
+        assert_eq!(shared_metadata::read(&reader).unwrap().blend_mode, 3);
+        let refused = shared_metadata::write(&reader, &shared_metadata::FieldValue::BlendMode(1));
+        assert!(matches!(refused, Err(RegionError::Access { .. })), "{refused:?}");
+    }
+}
