@@ -96,8 +96,9 @@ pub const NATIVE_HANDLE_VERSION: c_int = 12;
 pub type BufferHandleT = *const NativeHandleHeader;
 
 /// `AIMapper_DumpBufferCallback`.
-pub type DumpBufferCallback =
-    Option<unsafe extern "C" fn(context: *mut c_void, ty: MetadataType, value: *const c_void, size: usize)>;
+pub type DumpBufferCallback = Option<
+    unsafe extern "C" fn(context: *mut c_void, ty: MetadataType, value: *const c_void, size: usize),
+>;
 /// `AIMapper_BeginDumpBufferCallback`.
 pub type BeginDumpBufferCallback = Option<unsafe extern "C" fn(context: *mut c_void)>;
 
@@ -110,10 +111,10 @@ pub struct AIMapperV5 {
     /// `freeBuffer`.
     pub free_buffer: unsafe extern "C" fn(BufferHandleT) -> MapperError,
     /// `getTransportSize`.
-    pub get_transport_size:
-        unsafe extern "C" fn(BufferHandleT, *mut u32, *mut u32) -> MapperError,
+    pub get_transport_size: unsafe extern "C" fn(BufferHandleT, *mut u32, *mut u32) -> MapperError,
     /// `lock`.
-    pub lock: unsafe extern "C" fn(BufferHandleT, u64, ARect, c_int, *mut *mut c_void) -> MapperError,
+    pub lock:
+        unsafe extern "C" fn(BufferHandleT, u64, ARect, c_int, *mut *mut c_void) -> MapperError,
     /// `unlock`.
     pub unlock: unsafe extern "C" fn(BufferHandleT, *mut c_int) -> MapperError,
     /// `flushLockedBuffer`.
@@ -134,10 +135,14 @@ pub struct AIMapperV5 {
     pub list_supported_metadata_types:
         unsafe extern "C" fn(*mut *const MetadataTypeDescription, *mut usize) -> MapperError,
     /// `dumpBuffer`.
-    pub dump_buffer: unsafe extern "C" fn(BufferHandleT, DumpBufferCallback, *mut c_void) -> MapperError,
+    pub dump_buffer:
+        unsafe extern "C" fn(BufferHandleT, DumpBufferCallback, *mut c_void) -> MapperError,
     /// `dumpAllBuffers`.
-    pub dump_all_buffers:
-        unsafe extern "C" fn(BeginDumpBufferCallback, DumpBufferCallback, *mut c_void) -> MapperError,
+    pub dump_all_buffers: unsafe extern "C" fn(
+        BeginDumpBufferCallback,
+        DumpBufferCallback,
+        *mut c_void,
+    ) -> MapperError,
     /// `getReservedRegion`.
     pub get_reserved_region:
         unsafe extern "C" fn(BufferHandleT, *mut *mut c_void, *mut u64) -> MapperError,

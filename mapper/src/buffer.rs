@@ -75,7 +75,10 @@ pub fn wait_fence(fence: OwnedFd) -> Result<(), MapperError> {
         let timeout = if warned { PollTimeout::NONE } else { PollTimeout::from(warn_ms) };
         match poll(&mut fds, timeout) {
             Ok(0) => {
-                log::warn!("acquire fence {} not signalled after {FENCE_WARN_AFTER:?}; waiting", fence.as_raw_fd());
+                log::warn!(
+                    "acquire fence {} not signalled after {FENCE_WARN_AFTER:?}; waiting",
+                    fence.as_raw_fd()
+                );
                 warned = true;
             }
             Ok(_) => {
@@ -131,7 +134,10 @@ impl Imported {
             MapperError::BadBuffer
         })?;
         if size < handle.alloc_size {
-            log::warn!("importBuffer: buffer fd has {size} bytes, handle says {}", handle.alloc_size);
+            log::warn!(
+                "importBuffer: buffer fd has {size} bytes, handle says {}",
+                handle.alloc_size
+            );
             return Err(MapperError::BadBuffer);
         }
         let metadata = MetadataRegion::open(metadata, &handle)?;
@@ -187,7 +193,8 @@ impl Imported {
 
     fn ensure_mapped<'a>(&self, state: &'a mut LockState) -> Result<&'a Mapping, MapperError> {
         if state.mapping.is_none() {
-            let len = usize::try_from(self.handle.alloc_size).map_err(|_| MapperError::NoResources)?;
+            let len =
+                usize::try_from(self.handle.alloc_size).map_err(|_| MapperError::NoResources)?;
             let mapping = match Mapping::new(self.buffer.as_fd(), len, true) {
                 Err(Errno::EACCES | Errno::EPERM) => Mapping::new(self.buffer.as_fd(), len, false),
                 other => other,
@@ -302,7 +309,8 @@ impl Imported {
         if size == 0 {
             return Ok((std::ptr::null_mut(), 0));
         }
-        let offset = usize::try_from(self.handle.reserved_offset).map_err(|_| MapperError::NoResources)?;
+        let offset =
+            usize::try_from(self.handle.reserved_offset).map_err(|_| MapperError::NoResources)?;
         let mut state = self.state();
         let mapping = self.ensure_mapped(&mut state)?;
         // decode_parts checked offset + size <= alloc_size == the mapping's length.
@@ -342,6 +350,9 @@ mod tests {
     fn nested_directions_widen() {
         assert_eq!(union(None, SyncDirection::Read), SyncDirection::Read);
         assert_eq!(union(Some(SyncDirection::Read), SyncDirection::Read), SyncDirection::Read);
-        assert_eq!(union(Some(SyncDirection::Read), SyncDirection::Write), SyncDirection::ReadWrite);
+        assert_eq!(
+            union(Some(SyncDirection::Read), SyncDirection::Write),
+            SyncDirection::ReadWrite
+        );
     }
 }

@@ -132,7 +132,9 @@ fn key(handle: BufferHandleT) -> usize {
 fn init_logging() {
     #[cfg(target_os = "android")]
     android_logger::init_once(
-        android_logger::Config::default().with_tag("gralloc-mapper").with_max_level(log::LevelFilter::Info),
+        android_logger::Config::default()
+            .with_tag("gralloc-mapper")
+            .with_max_level(log::LevelFilter::Info),
     );
 }
 
@@ -426,7 +428,11 @@ unsafe extern "C" fn list_supported_metadata_types(
 
 /// Calls `callback` once per dumped value. No registry or buffer lock is held, so the
 /// callback may call back into the mapper.
-fn dump_values(buffer: &Imported, callback: unsafe extern "C" fn(*mut c_void, MetadataType, *const c_void, usize), context: *mut c_void) {
+fn dump_values(
+    buffer: &Imported,
+    callback: unsafe extern "C" fn(*mut c_void, MetadataType, *const c_void, usize),
+    context: *mut c_void,
+) {
     for (ty, bytes) in metadata::dump(buffer) {
         let name = MetadataType { name: STANDARD_NAME.as_ptr(), value: ty.value() };
         // SAFETY: a callback the caller gave us with its context; the value pointer and size

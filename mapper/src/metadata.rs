@@ -22,7 +22,12 @@ pub const fn is_gettable(_ty: StandardMetadataType) -> bool {
 pub const fn is_settable(ty: StandardMetadataType) -> bool {
     matches!(
         ty,
-        T::Dataspace | T::BlendMode | T::Smpte2086 | T::Cta861_3 | T::Smpte2094_40 | T::Smpte2094_10
+        T::Dataspace
+            | T::BlendMode
+            | T::Smpte2086
+            | T::Cta861_3
+            | T::Smpte2094_40
+            | T::Smpte2094_10
     )
 }
 
@@ -31,7 +36,13 @@ pub const fn is_settable(ty: StandardMetadataType) -> bool {
 const fn is_read_only(ty: StandardMetadataType) -> bool {
     matches!(
         ty,
-        T::BufferId | T::Name | T::Width | T::Height | T::LayerCount | T::PixelFormatRequested | T::Usage
+        T::BufferId
+            | T::Name
+            | T::Width
+            | T::Height
+            | T::LayerCount
+            | T::PixelFormatRequested
+            | T::Usage
     )
 }
 
@@ -68,9 +79,8 @@ fn from_region(shared: SharedMetadata, ty: StandardMetadataType) -> Option<Metad
         T::Dataspace => MetadataValue::Dataspace(shared.dataspace),
         T::BlendMode => MetadataValue::BlendMode(shared.blend_mode),
         T::Smpte2086 => MetadataValue::Smpte2086(shared.smpte2086.map(smpte2086_of)),
-        T::Cta861_3 => MetadataValue::Cta861_3(shared.cta861_3.map(|[max_cll, max_fall]| Cta861_3 {
-            max_content_light_level: max_cll,
-            max_frame_average_light_level: max_fall,
+        T::Cta861_3 => MetadataValue::Cta861_3(shared.cta861_3.map(|[max_cll, max_fall]| {
+            Cta861_3 { max_content_light_level: max_cll, max_frame_average_light_level: max_fall }
         })),
         T::Smpte2094_40 => MetadataValue::Smpte2094_40(shared.smpte2094_40),
         T::Smpte2094_10 => MetadataValue::Smpte2094_10(shared.smpte2094_10),
@@ -85,9 +95,13 @@ fn from_region(shared: SharedMetadata, ty: StandardMetadataType) -> Option<Metad
 /// `UNSUPPORTED` for a type without a value; `NO_RESOURCES` when the region cannot be read.
 pub fn value(buffer: &Imported, ty: StandardMetadataType) -> Result<MetadataValue, MapperError> {
     let value = match ty {
-        T::Name | T::Dataspace | T::BlendMode | T::Smpte2086 | T::Cta861_3 | T::Smpte2094_40 | T::Smpte2094_10 => {
-            from_region(buffer.metadata().read()?, ty)
-        }
+        T::Name
+        | T::Dataspace
+        | T::BlendMode
+        | T::Smpte2086
+        | T::Cta861_3
+        | T::Smpte2094_40
+        | T::Smpte2094_10 => from_region(buffer.metadata().read()?, ty),
         _ => MetadataValue::from_handle(buffer.handle(), ty),
     };
     value.ok_or(MapperError::Unsupported)

@@ -5,7 +5,9 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
 
-use hal_interface::shared_metadata::{self, FieldValue, RegionAccess, RegionError, SharedMetadata, REGION_SIZE};
+use hal_interface::shared_metadata::{
+    self, FieldValue, RegionAccess, RegionError, SharedMetadata, REGION_SIZE,
+};
 use hal_interface::BufferHandle;
 use heaps::dmabuf::{self, AccessError, Mapping};
 use nix::errno::Errno;
@@ -29,7 +31,12 @@ impl RegionAccess for Region {
         self.0.load_u32(offset, order).map_err(access_error(offset, 4))
     }
 
-    fn fetch_add_u32(&self, offset: usize, value: u32, order: Ordering) -> Result<u32, RegionError> {
+    fn fetch_add_u32(
+        &self,
+        offset: usize,
+        value: u32,
+        order: Ordering,
+    ) -> Result<u32, RegionError> {
         self.0.fetch_add_u32(offset, value, order).map_err(access_error(offset, 4))
     }
 

@@ -24,7 +24,10 @@ fn rust_layout_matches_the_c_header() {
         assert_eq!(size_of::<AIMapperV5>(), c::SIZE_AIMapperV5);
         assert_eq!(size_of::<MetadataType>(), c::SIZE_AIMapper_MetadataType);
         assert_eq!(size_of::<MetadataTypeDescription>(), c::SIZE_AIMapper_MetadataTypeDescription);
-        assert_eq!(align_of::<MetadataTypeDescription>(), c::ALIGN_AIMapper_MetadataTypeDescription);
+        assert_eq!(
+            align_of::<MetadataTypeDescription>(),
+            c::ALIGN_AIMapper_MetadataTypeDescription
+        );
         assert_eq!(size_of::<ARect>(), c::SIZE_ARect);
         assert_eq!(size_of::<NativeHandleHeader>(), c::SIZE_native_handle_t);
         assert_eq!(offset_of!(AIMapper, version), c::OFFSET_AIMapper_version);
@@ -36,7 +39,10 @@ fn rust_layout_matches_the_c_header() {
             offset_of!(AIMapperV5, list_supported_metadata_types),
             c::OFFSET_AIMapperV5_listSupportedMetadataTypes
         );
-        assert_eq!(offset_of!(AIMapperV5, get_reserved_region), c::OFFSET_AIMapperV5_getReservedRegion);
+        assert_eq!(
+            offset_of!(AIMapperV5, get_reserved_region),
+            c::OFFSET_AIMapperV5_getReservedRegion
+        );
         assert_eq!(offset_of!(MetadataType, value), c::OFFSET_AIMapper_MetadataType_value);
         assert_eq!(
             offset_of!(MetadataTypeDescription, description),

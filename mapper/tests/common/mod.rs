@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use gralloc_mapper::abi::{ARect, MetadataType, NativeHandleHeader};
 use gralloc_mapper::{AIMapper, MapperError, MetadataTypeDescription};
-use hal_interface::aidl::{AllocationResult, BufferDescriptorInfo, BufferUsage, NativeHandle, PixelFormat};
+use hal_interface::aidl::{
+    AllocationResult, BufferDescriptorInfo, BufferUsage, NativeHandle, PixelFormat,
+};
 use hal_interface::metadata::{decode, MetadataValue, StandardMetadataType};
 use hal_interface::transport::{self, Endpoint};
 use hal_interface::wire;
@@ -50,16 +52,21 @@ impl Library {
             .unwrap_or_else(|e| panic!("dlopen {}: {e}", path.display()));
         let mapper = load_mapper(&lib);
         // SAFETY: the symbol is an `i32` static (ffi.rs).
-        let mapper_version = unsafe { **lib.get::<*const i32>(b"ANDROID_HAL_MAPPER_VERSION\0").unwrap() };
+        let symbol = unsafe { lib.get::<*const i32>(b"ANDROID_HAL_MAPPER_VERSION\0") }.unwrap();
+        // SAFETY: the symbol's address, valid while the library is loaded.
+        let mapper_version = unsafe { **symbol };
         // SAFETY: the symbol is a `u32` static (ffi.rs).
-        let stablec_version = unsafe { **lib.get::<*const u32>(b"ANDROID_HAL_STABLEC_VERSION\0").unwrap() };
+        let symbol = unsafe { lib.get::<*const u32>(b"ANDROID_HAL_STABLEC_VERSION\0") }.unwrap();
+        // SAFETY: the symbol's address, valid while the library is loaded.
+        let stablec_version = unsafe { **symbol };
         Library { _lib: lib, mapper, mapper_version, stablec_version }
     }
 }
 
 pub fn load_mapper(lib: &libloading::Library) -> &'static AIMapper {
     // SAFETY: the symbol has the AIMapper_loadIMapper signature (IMapper.h).
-    let load = unsafe { lib.get::<LoadFn>(b"AIMapper_loadIMapper\0") }.expect("AIMapper_loadIMapper");
+    let load =
+        unsafe { lib.get::<LoadFn>(b"AIMapper_loadIMapper\0") }.expect("AIMapper_loadIMapper");
     let mut out: *mut AIMapper = std::ptr::null_mut();
     // SAFETY: `out` is a valid out-pointer.
     let status = unsafe { load(&mut out) };
@@ -127,7 +134,13 @@ impl Mapper {
         }
     }
 
-    pub fn lock(&self, handle: Handle, usage: u64, region: ARect, fence: c_int) -> Result<*mut u8, MapperError> {
+    pub fn lock(
+        &self,
+        handle: Handle,
+        usage: u64,
+        region: ARect,
+        fence: c_int,
+    ) -> Result<*mut u8, MapperError> {
         let mut out: *mut c_void = std::ptr::null_mut();
         // SAFETY: valid out-pointer; the fence (if any) is handed over.
         let status = unsafe { (self.0.v5.lock)(handle, usage, region, fence, &mut out) };
@@ -181,7 +194,8 @@ impl Mapper {
     }
 
     pub fn get(&self, handle: Handle, ty: StandardMetadataType) -> MetadataValue {
-        let bytes = self.get_bytes(handle, ty.value()).unwrap_or_else(|e| panic!("get {}: {e}", ty.name()));
+        let bytes =
+            self.get_bytes(handle, ty.value()).unwrap_or_else(|e| panic!("get {}: {e}", ty.name()));
         decode(ty, &bytes).unwrap_or_else(|e| panic!("decode {}: {e}", ty.name()))
     }
 
@@ -215,7 +229,7 @@ impl Mapper {
     }
 
     pub fn reserved_region(&self, handle: Handle) -> Result<(*mut c_void, u64), MapperError> {
-        let mut region: *mut c_void = 1 as *mut c_void;
+        let mut region: *mut c_void = std::ptr::dangling_mut::<c_void>();
         let mut size = u64::MAX;
         // SAFETY: valid out-pointers.
         let status = unsafe { (self.0.v5.get_reserved_region)(handle, &mut region, &mut size) };
@@ -230,8 +244,13 @@ impl Mapper {
     pub fn dump(&self, handle: Handle) -> Result<Vec<(i64, Vec<u8>)>, MapperError> {
         let mut seen: Vec<(i64, Vec<u8>)> = Vec::new();
         // SAFETY: `dump_one` matches the callback type and `seen` outlives the call.
-        let status =
-            unsafe { (self.0.v5.dump_buffer)(handle, Some(dump_one), (&mut seen as *mut Vec<(i64, Vec<u8>)>).cast()) };
+        let status = unsafe {
+            (self.0.v5.dump_buffer)(
+                handle,
+                Some(dump_one),
+                (&mut seen as *mut Vec<(i64, Vec<u8>)>).cast(),
+            )
+        };
         if status == MapperError::None {
             Ok(seen)
         } else {
@@ -255,7 +274,12 @@ impl Mapper {
     }
 }
 
-unsafe extern "C" fn dump_one(ctx: *mut c_void, ty: MetadataType, value: *const c_void, size: usize) {
+unsafe extern "C" fn dump_one(
+    ctx: *mut c_void,
+    ty: MetadataType,
+    value: *const c_void,
+    size: usize,
+) {
     // SAFETY: `ctx` is the Vec passed by `Mapper::dump`.
     let seen = unsafe { &mut *ctx.cast::<Vec<(i64, Vec<u8>)>>() };
     let bytes = if size == 0 {
@@ -276,7 +300,12 @@ unsafe extern "C" fn begin_all(ctx: *mut c_void) {
     seen.0 += 1;
 }
 
-unsafe extern "C" fn dump_all_one(ctx: *mut c_void, ty: MetadataType, value: *const c_void, size: usize) {
+unsafe extern "C" fn dump_all_one(
+    ctx: *mut c_void,
+    ty: MetadataType,
+    value: *const c_void,
+    size: usize,
+) {
     // SAFETY: `ctx` is the tuple passed by `Mapper::dump_all`.
     let seen = unsafe { &mut *ctx.cast::<(usize, Vec<(i64, Vec<u8>)>)>() };
     // SAFETY: forwards to `dump_one` with the inner Vec as its context.
@@ -285,15 +314,17 @@ unsafe extern "C" fn dump_all_one(ctx: *mut c_void, ty: MetadataType, value: *co
 
 /// Writes `bytes` at `ptr + offset` (a locked buffer's memory).
 pub fn poke(ptr: *mut u8, offset: usize, bytes: &[u8]) {
+    let dst = ptr.wrapping_add(offset);
     // SAFETY: the caller locked a buffer of at least `offset + bytes.len()` bytes at `ptr`.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.add(offset), bytes.len()) };
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) };
 }
 
 /// Reads `len` bytes at `ptr + offset` (a locked buffer's memory).
 pub fn peek(ptr: *const u8, offset: usize, len: usize) -> Vec<u8> {
     let mut out = vec![0u8; len];
+    let src = ptr.wrapping_add(offset);
     // SAFETY: the caller locked a buffer of at least `offset + len` bytes at `ptr`.
-    unsafe { std::ptr::copy_nonoverlapping(ptr.add(offset), out.as_mut_ptr(), len) };
+    unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), len) };
     out
 }
 
@@ -363,7 +394,15 @@ impl Daemon {
         Daemon { child, socket, _dir: dir }
     }
 
-    pub fn allocate(&self, name: &str, width: i32, height: i32, format: i32, usage: u64, reserved: i64) -> AllocationResult {
+    pub fn allocate(
+        &self,
+        name: &str,
+        width: i32,
+        height: i32,
+        format: i32,
+        usage: u64,
+        reserved: i64,
+    ) -> AllocationResult {
         let allocator = transport::connect(&Endpoint::Unix(self.socket.clone())).expect("connect");
         let descriptor = BufferDescriptorInfo {
             name: wire::descriptor_name_array(name.as_bytes()),
@@ -393,7 +432,8 @@ pub fn first(result: &AllocationResult) -> &NativeHandle {
 
 /// A sealed-size memfd of `len` bytes, for forged handles.
 pub fn memfd(len: u64) -> OwnedFd {
-    let fd = nix::sys::memfd::memfd_create(c"forged", nix::sys::memfd::MFdFlags::MFD_CLOEXEC).expect("memfd");
+    let fd = nix::sys::memfd::memfd_create(c"forged", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .expect("memfd");
     nix::unistd::ftruncate(&fd, i64::try_from(len).unwrap()).expect("ftruncate");
     fd
 }
