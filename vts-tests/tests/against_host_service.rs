@@ -201,17 +201,25 @@ fn suite_passes(board: &str, skips: &[&str]) {
 
 #[test]
 fn whole_suite_passes_against_the_daemon_on_the_host_board() {
-    // A host board has no scripted heaps: only the exhaustion case skips.
+    // A host board has no scripted heaps and no protected memory: only the exhaustion case
+    // and the PROTECTED getter skip.
     suite_passes(
         "usage-map/boards/host.toml",
-        &["routing.exhausted_heap_falls_back_only_where_allowed"],
+        &[
+            "routing.exhausted_heap_falls_back_only_where_allowed",
+            "mapper_stablec.get_protected_content",
+        ],
     );
 }
 
 #[test]
 fn whole_suite_passes_against_the_daemon_on_the_fake_exhaustion_board() {
-    // With fake heaps the routing cases exercise exhaustion and fallback; nothing skips.
-    suite_passes("usage-map/tests/boards/fake-exhaustion.toml", &[]);
+    // With fake heaps the routing cases exercise exhaustion and fallback; only the PROTECTED
+    // getter skips (no protected heap).
+    suite_passes(
+        "usage-map/tests/boards/fake-exhaustion.toml",
+        &["mapper_stablec.get_protected_content"],
+    );
 }
 
 /// Case names of `summary` that skipped.

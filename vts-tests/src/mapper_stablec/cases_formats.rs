@@ -498,3 +498,100 @@ fn lock_ycbcr_p010(ctx: &Ctx) -> Outcome {
     unlocked?;
     import.free()
 }
+
+#[cfg(test)]
+mod tests {
+    use hal_interface::metadata::GrallocPlaneLayoutComponent;
+
+    use super::*;
+
+    fn plane(
+        components: &[(C, i64, i64)],
+        offset: i64,
+        increment: i64,
+        stride: i64,
+        samples: (i64, i64),
+        sub: i64,
+    ) -> GrallocPlaneLayout {
+        GrallocPlaneLayout {
+            components: components
+                .iter()
+                .map(|&(c, at, size)| GrallocPlaneLayoutComponent::standard(c, at, size))
+                .collect(),
+            offset_in_bytes: offset,
+            sample_increment_in_bits: increment,
+            stride_in_bytes: stride,
+            width_in_samples: samples.0,
+            height_in_samples: samples.1,
+            total_size_in_bytes: stride * samples.1,
+            horizontal_subsampling: sub,
+            vertical_subsampling: sub,
+        }
+    }
+
+    fn rgba(g_at: i64) -> Vec<GrallocPlaneLayout> {
+        let parts = [(C::R, 0, 8), (C::G, g_at, 8), (C::B, 16, 8), (C::A, 24, 8)];
+        vec![plane(&parts, 0, 32, 256, (64, 64), 1)]
+    }
+
+    fn yv12(cb_offset: i64) -> Vec<GrallocPlaneLayout> {
+        vec![
+            plane(&[(C::Y, 0, 8)], 0, 8, 64, (64, 64), 1),
+            plane(&[(C::Cr, 0, 8)], 4096, 8, 32, (32, 32), 2),
+            plane(&[(C::Cb, 0, 8)], cb_offset, 8, 32, (32, 32), 2),
+        ]
+    }
+
+    #[test]
+    fn rgba_layout_check_accepts_the_standard_layout_and_catches_a_moved_channel() {
+        assert!(verify_rgba8888_plane_layouts(&rgba(8)).is_ok());
+        let err = verify_rgba8888_plane_layouts(&rgba(16)).unwrap_err();
+        assert!(err.reason().contains("0/16/16/24"), "{err}");
+        let mut two = rgba(8);
+        two.extend(rgba(8));
+        assert!(verify_rgba8888_plane_layouts(&two).is_err());
+    }
+
+    #[test]
+    fn yv12_layout_gives_android_ycbcr_and_the_cb_after_cr_rule() {
+        let ycbcr = android_ycbcr(&yv12(4096 + 1024), (0, 0)).unwrap();
+        assert_eq!((ycbcr.y, ycbcr.cr, ycbcr.cb), (Some(0), Some(4096), Some(5120)));
+        assert_eq!((ycbcr.cstride, ycbcr.chroma_step, ycbcr.h_sub, ycbcr.v_sub), (32, 1, 2, 2));
+        // Earlier subsampling must agree.
+        assert!(android_ycbcr(&yv12(5120), (1, 1)).is_err());
+        // Lock_YV12's rule: Cb right after the Cr plane.
+        let info = info_of(Format::Yv12);
+        let moved = android_ycbcr(&yv12(8192), (0, 0)).unwrap();
+        let rule =
+            |y: &YCbCr| y.cr.map(|cr| cr + y.cstride * i64::from(info.height) / y.v_sub) == y.cb;
+        assert!(rule(&ycbcr) && !rule(&moved));
+        // A missing plane or a 3-byte chroma step is refused.
+        assert!(android_ycbcr(&yv12(5120)[..2], (0, 0)).is_err());
+        let mut wide = yv12(5120);
+        wide[1].sample_increment_in_bits = 24;
+        assert!(android_ycbcr(&wide, (0, 0)).is_err());
+    }
+
+    #[test]
+    fn traversal_covers_every_sample_and_rejects_negative_offsets() {
+        let ycbcr = android_ycbcr(&yv12(5120), (0, 0)).unwrap();
+        let points = traverse(&ycbcr, 64, 64).unwrap();
+        assert_eq!(points.len(), 64 * 64 + 2 * 32 * 32);
+        assert_eq!(span(&points), 5120 + 31 * 32 + 31 + 1);
+        let bad = YCbCr { y: Some(-1), ..ycbcr };
+        assert!(traverse(&bad, 64, 64).is_err());
+    }
+
+    #[test]
+    fn p010_layout_needs_cr_two_bytes_after_cb() {
+        let layouts = |cr_at| {
+            vec![
+                plane(&[(C::Y, 6, 10)], 0, 16, 128, (64, 64), 1),
+                plane(&[(C::Cb, 6, 10), (C::Cr, cr_at, 10)], 8192, 32, 128, (32, 32), 2),
+            ]
+        };
+        let ok = android_ycbcr_p010(&layouts(22)).unwrap();
+        assert_eq!((ok.cb, ok.cr, ok.chroma_step), (Some(8192), Some(8194), 4));
+        assert!(android_ycbcr_p010(&layouts(14)).is_err());
+    }
+}

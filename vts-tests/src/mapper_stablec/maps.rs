@@ -121,4 +121,29 @@ mod tests {
         assert!(err.contains("not mapped"), "{err}");
         assert!(check_in(&r, 0x7f00_0000_0000, 0x2000, 43, false).is_err());
     }
+
+    #[test]
+    fn locked_memory_accepts_only_a_mapping_of_the_buffer_inode() {
+        use std::os::fd::AsFd;
+
+        use crate::mapper_stablec::LockedMemory;
+
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(8192).unwrap();
+        let inode = heaps::dmabuf::inode(file.as_fd()).unwrap();
+        let mapping = heaps::dmabuf::Mapping::new(file.as_fd(), 8192, true).unwrap();
+        let base = mapping.as_ptr() as usize;
+        let mem = LockedMemory::new(base, 8192, inode, true).unwrap();
+        assert!(mem.write(8191, 7));
+        assert_eq!(mem.read(8191), Some(7));
+        assert_eq!(mem.read(8192), None);
+        assert!(!mem.write(8192, 1));
+        assert!(LockedMemory::new(base, 8192, inode + 1, false).is_err());
+        assert!(LockedMemory::new(base, 8192 + 4096, inode, false).is_err());
+        assert!(LockedMemory::new(0, 1, inode, false).is_err());
+        let heap = Box::new([0u8; 64]);
+        assert!(LockedMemory::new(heap.as_ptr() as usize, 64, inode, false).is_err());
+        let read_only = LockedMemory::new(base, 16, inode, false).unwrap();
+        assert!(!read_only.write(0, 1), "a read-only view refuses writes");
+    }
 }
