@@ -19,7 +19,7 @@ use nix::unistd::{lseek, Whence};
 
 pub use fdinfo::FdInfo;
 pub use mapping::{AccessError, Mapping, OutOfBounds};
-pub use name::{set_name, set_name_best_effort, truncate_name};
+pub use name::{set_name, set_name_best_effort, truncate_name, MAX_NAME_LEN};
 pub use procfs::{count_open_fds, exporter, fd_kind, list_dmabuf_fds, DmaBufFd, FdKind};
 pub use sync::{sync, SyncDirection, SyncPhase};
 

@@ -8,11 +8,14 @@ use nix::errno::Errno;
 use crate::sys;
 use crate::sys::dma_buf::DMA_BUF_NAME_LEN;
 
+/// Longest name the kernel stores, in bytes (`DMA_BUF_NAME_LEN` less the NUL).
+pub const MAX_NAME_LEN: usize = DMA_BUF_NAME_LEN - 1;
+
 /// `name` as the kernel will store it: cut at the first NUL, then to at most 31 bytes at a
 /// char boundary (`DMA_BUF_NAME_LEN` counts the NUL).
 pub fn truncate_name(name: &str) -> &str {
     let name = name.split('\0').next().unwrap_or_default();
-    let max = DMA_BUF_NAME_LEN - 1;
+    let max = MAX_NAME_LEN;
     if name.len() <= max {
         return name;
     }
@@ -47,6 +50,11 @@ pub fn set_name_best_effort(fd: BorrowedFd<'_>, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_name_len_is_the_kernel_limit_without_the_nul() {
+        assert_eq!(MAX_NAME_LEN, 31);
+    }
 
     #[test]
     fn truncate_name_keeps_short_names() {
