@@ -5,7 +5,7 @@
 //! message, so a reply carries at most 64 buffers of one fd each.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,13 @@ use crate::aidl::IAllocator;
 
 /// The instance name clients look up.
 pub const SERVICE_NAME: &str = "android.hardware.graphics.allocator.IAllocator/default";
+
+/// The socket the daemon listens on and clients reach when no endpoint is given and there is
+/// no kernel binder device.
+pub const DEFAULT_SOCKET: &str = "/tmp/gralloc-allocator.sock";
+
+/// Kernel binder devices; when one exists, the default endpoint is kernel binder.
+pub const KERNEL_BINDER_DEVICES: [&str; 2] = ["/dev/binderfs/binder", "/dev/binder"];
 
 /// Most fds one message carries on the Unix-socket transport (rsbinder `MAX_FDS_PER_FRAME`).
 pub const MAX_RPC_FDS: usize = 64;
@@ -58,6 +65,16 @@ fn kernel_endpoint(device: Option<&PathBuf>, threads: Option<u32>) -> KernelEndp
         endpoint = endpoint.with_threads(threads);
     }
     endpoint
+}
+
+/// The endpoint the daemon and its clients use when none is given: kernel binder when a
+/// binder device exists, else [`DEFAULT_SOCKET`].
+pub fn default_endpoint() -> Endpoint {
+    if KERNEL_BINDER_DEVICES.iter().any(|d| Path::new(d).exists()) {
+        Endpoint::Binder(None)
+    } else {
+        Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET))
+    }
 }
 
 /// Why an endpoint string was refused.

@@ -284,8 +284,10 @@ pub enum UsageError {
 
 /// The 64-bit usage word of a buffer descriptor.
 ///
-/// Holds any bit pattern (it mirrors the wire); [`Usage::check`] says whether the pattern is
-/// one the standard defines.
+/// [`Usage::from_wire`] is how a request's word enters: it returns only words the standard
+/// defines (defined CPU field values, no reserved bit). [`Usage::from_bits`] and
+/// [`Usage::from_wire_raw`] keep any bit pattern, for describing what arrived (logs, board
+/// tools, handles read back) and for tests.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Usage(u64);
 
@@ -298,8 +300,20 @@ impl Usage {
         Self(bits)
     }
 
-    /// Wraps the AIDL wire value (`BufferUsage.0`, an `i64`), keeping the bit pattern.
-    pub const fn from_wire(raw: i64) -> Self {
+    /// Parses the AIDL wire value (`BufferUsage.0`, an `i64`): only a word with defined CPU
+    /// field values and no reserved bit. Vendor bits are kept; whether they are allowed is the
+    /// board's decision.
+    ///
+    /// # Errors
+    /// [`UsageError::UndefinedCpuField`] or [`UsageError::ReservedBits`].
+    pub fn from_wire(raw: i64) -> Result<Self, UsageError> {
+        let usage = Self::from_wire_raw(raw);
+        usage.defined()?;
+        Ok(usage)
+    }
+
+    /// Wraps the AIDL wire value keeping any bit pattern, to describe what arrived.
+    pub const fn from_wire_raw(raw: i64) -> Self {
         Self(u64::from_ne_bytes(raw.to_ne_bytes()))
     }
 
@@ -354,12 +368,9 @@ impl Usage {
         self.0 & bits::VENDOR
     }
 
-    /// Checks that the word uses only defined standard values: defined CPU field values and no
-    /// reserved bit. Vendor bits are left to the caller (the board decides).
-    ///
-    /// # Errors
-    /// [`UsageError::UndefinedCpuField`] or [`UsageError::ReservedBits`].
-    pub fn check(self) -> Result<(), UsageError> {
+    /// Whether the word uses only defined standard values: defined CPU field values and no
+    /// reserved bit.
+    fn defined(self) -> Result<(), UsageError> {
         if self.cpu_read().is_none() {
             return Err(UsageError::UndefinedCpuField {
                 field: "read",
@@ -536,11 +547,11 @@ mod tests {
     fn undefined_cpu_field_values_are_rejected() {
         for v in [1u64, 4, 5, 15] {
             assert!(matches!(
-                Usage::from_bits(v).check(),
+                Usage::from_wire(Usage::from_bits(v).to_wire()),
                 Err(UsageError::UndefinedCpuField { field: "read", .. })
             ));
             assert!(matches!(
-                Usage::from_bits(v << 4).check(),
+                Usage::from_wire(Usage::from_bits(v << 4).to_wire()),
                 Err(UsageError::UndefinedCpuField { field: "write", .. })
             ));
         }
@@ -549,7 +560,7 @@ mod tests {
     #[test]
     fn reserved_bits_are_rejected() {
         for bit in [10u32, 13, 19, 21, 33, 40, 47] {
-            assert_eq!(Usage::from_bits(1 << bit).check(), Err(UsageError::ReservedBits(1 << bit)));
+            assert_eq!(Usage::from_wire(1 << bit), Err(UsageError::ReservedBits(1 << bit)));
         }
     }
 
@@ -591,9 +602,17 @@ mod tests {
     }
 
     #[test]
-    fn wire_value_keeps_the_bit_pattern() {
-        let u = Usage::from_wire(-1);
+    fn raw_wire_value_keeps_the_bit_pattern() {
+        let u = Usage::from_wire_raw(-1);
         assert_eq!(u.bits(), u64::MAX);
         assert_eq!(u.to_wire(), -1);
+    }
+
+    #[test]
+    fn defined_words_and_vendor_bits_parse_from_the_wire() {
+        let word = bits::CPU_READ_OFTEN | bits::GPU_TEXTURE | bits::FRONT_BUFFER | bits::VENDOR;
+        let u = Usage::from_wire(Usage::from_bits(word).to_wire()).unwrap();
+        assert_eq!(u.bits(), word);
+        assert_eq!(Usage::from_wire(0), Ok(Usage::NONE));
     }
 }

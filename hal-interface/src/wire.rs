@@ -5,6 +5,8 @@
 //! [`AllocationError`] code (note that `BAD_DESCRIPTOR` is code 0: a service-specific
 //! status with code 0 is still an error).
 
+use std::error::Error;
+use std::fmt;
 use std::os::fd::OwnedFd;
 
 use rsbinder::{ExceptionCode, ParcelFileDescriptor, Status};
@@ -19,6 +21,40 @@ pub const MAX_DESCRIPTOR_NAME_LEN: usize = DESCRIPTOR_NAME_BYTES - 1;
 /// A service-specific error status with `code` and `message`.
 pub fn allocation_error(code: AllocationError, message: &str) -> Status {
     Status::service_specific(code, Some(message))
+}
+
+/// The AIDL name of an `AllocationError` code (`UNKNOWN_ALLOCATION_ERROR` for a code the
+/// AIDL does not declare).
+pub fn allocation_error_name(code: AllocationError) -> &'static str {
+    match code {
+        AllocationError::BAD_DESCRIPTOR => "BAD_DESCRIPTOR",
+        AllocationError::NO_RESOURCES => "NO_RESOURCES",
+        AllocationError::UNSUPPORTED => "UNSUPPORTED",
+        _ => "UNKNOWN_ALLOCATION_ERROR",
+    }
+}
+
+/// Displays an error followed by its `source()` chain on one line, `a: b: c`: the message
+/// of an error status, and of every log line and CLI error of this project.
+#[derive(Clone, Copy)]
+pub struct Chain<'a>(pub &'a dyn Error);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(err) = next {
+            write!(f, ": {err}")?;
+            next = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// The [`AllocationError`] a status carries, or `None` when it is not a service-specific
@@ -84,6 +120,25 @@ mod tests {
         assert_eq!(allocation_error_of(&unknown_code), None);
         let illegal = Status::from(ExceptionCode::IllegalArgument);
         assert_eq!(allocation_error_of(&illegal), None);
+    }
+
+    #[test]
+    fn allocation_error_names_are_the_aidl_names() {
+        assert_eq!(allocation_error_name(AllocationError::BAD_DESCRIPTOR), "BAD_DESCRIPTOR");
+        assert_eq!(allocation_error_name(AllocationError::NO_RESOURCES), "NO_RESOURCES");
+        assert_eq!(allocation_error_name(AllocationError::UNSUPPORTED), "UNSUPPORTED");
+        assert_eq!(allocation_error_name(AllocationError(7)), "UNKNOWN_ALLOCATION_ERROR");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn chain_prints_every_source() {
+        let err = Outer(std::io::Error::other("inner"));
+        assert_eq!(Chain(&err).to_string(), "outer: inner");
+        assert_eq!(format!("{:?}", Chain(&err)), "outer: inner");
     }
 
     #[test]

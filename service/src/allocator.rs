@@ -13,8 +13,8 @@
 //! (`fstat().st_ino`: unique per dma-buf system-wide, and stable across service restarts,
 //! unlike a counter).
 //!
-//! [`Allocator::is_supported`] runs the same checks as `allocate2` with `count = 1` up to
-//! the first heap call, so `true` means "succeeds unless resources run out".
+//! [`Allocator::check_supported`] runs the same checks as `allocate2` with `count = 1` up to
+//! the first heap call, so `Ok` means "succeeds unless resources run out".
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -24,10 +24,10 @@ use hal_interface::handle::BufferHandle;
 use heaps::dmabuf;
 use usage_map::{Availability, Plan, UsageMap};
 
-use crate::error::{AllocError, Cap, DescriptorError};
+use crate::error::{AllocError, BoardRefusal, Cap, DescriptorError};
+use crate::heap_table::HeapTable;
 use crate::layout::Layout;
-use crate::request::{check_count, Request};
-use crate::startup::HeapTable;
+use crate::request::{parse_count, Request};
 use crate::stats::{Stats, StatsSnapshot};
 
 /// The buffers of one successful call.
@@ -113,15 +113,13 @@ impl Allocator {
         result
     }
 
-    /// `isSupported`: whether `allocate2(info, 1)` would succeed given enough memory. Never
-    /// fails; touches no heap.
-    pub fn is_supported(&self, info: &BufferDescriptorInfo) -> bool {
-        self.prepare(info).and_then(|p| self.check_call(&p.layout, 1)).is_ok()
-    }
-
-    /// Why `info` is not supported (`None` when it is): `is_supported` with the reason.
-    pub fn support_error(&self, info: &BufferDescriptorInfo) -> Option<AllocError> {
-        self.prepare(info).and_then(|p| self.check_call(&p.layout, 1)).err()
+    /// `isSupported`: `Ok` when `allocate2(info, 1)` would succeed given enough memory,
+    /// else the error it would fail with. Touches no heap.
+    ///
+    /// # Errors
+    /// The [`AllocError`] `allocate2(info, 1)` would return before its first heap call.
+    pub fn check_supported(&self, info: &BufferDescriptorInfo) -> Result<(), AllocError> {
+        self.prepare(info).and_then(|p| self.check_call(&p.layout, 1)).map(|_| ())
     }
 
     fn allocate_inner(
@@ -129,9 +127,7 @@ impl Allocator {
         info: &BufferDescriptorInfo,
         count: i32,
     ) -> Result<Allocation, AllocError> {
-        if count < 0 {
-            return Err(DescriptorError::NegativeCount(count).into());
-        }
+        let count = parse_count(count)?;
         let Prepared { request, plan, layout, template } = self.prepare(info)?;
         let count = self.check_call(&layout, count)?;
         let len = layout.total_size();
@@ -175,8 +171,8 @@ impl Allocator {
                 request.width(),
                 request.height(),
             )
-            .map_err(|refusal| AllocError::Refused(refusal.to_string()))?;
-        let layout = Layout::compute(&request, &plan.align)?;
+            .map_err(|refusal| AllocError::Refused(BoardRefusal::from(refusal)))?;
+        let layout = Layout::compute(request.image(), &plan.align)?;
         let limits = self.map.limits();
         let size = layout.total_size().get();
         if size > limits.max_bytes_per_buffer {
@@ -192,9 +188,15 @@ impl Allocator {
     }
 
     /// The count cap and the per-call byte cap.
-    fn check_call(&self, layout: &Layout, count: i32) -> Result<u32, AllocError> {
+    fn check_call(&self, layout: &Layout, count: u32) -> Result<u32, AllocError> {
         let limits = self.map.limits();
-        let count = check_count(count, limits)?;
+        if count > limits.max_buffers_per_call {
+            return Err(AllocError::OverCap {
+                cap: Cap::BuffersPerCall,
+                value: u64::from(count),
+                limit: u64::from(limits.max_buffers_per_call),
+            });
+        }
         let size = layout.total_size().get();
         let total = size.checked_mul(u64::from(count));
         match total {
@@ -247,7 +249,9 @@ impl Allocator {
         match last_exhaustion {
             Some(source) => Err(AllocError::Exhausted { attempts, source }),
             // resolve_available never returns a plan without a present heap.
-            None => Err(AllocError::Refused(format!("{}: no heap present", plan.rule))),
+            None => {
+                Err(AllocError::Refused(BoardRefusal::NoHeapPresent { rule: plan.rule.into() }))
+            }
         }
     }
 }

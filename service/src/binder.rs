@@ -159,7 +159,7 @@ fn into_reply(allocation: Allocation) -> Result<AllocationResult, AllocError> {
 }
 
 fn code_name(code: AllocationError) -> &'static str {
-    crate::cli::allocation_error_name(code)
+    wire::allocation_error_name(code)
 }
 
 /// A request as it appears in logs: decoded usage names, format name, geometry, count.
@@ -178,7 +178,7 @@ impl std::fmt::Display for Described<'_> {
             d.height,
             d.layerCount,
             RawFormat(d.format.0),
-            Usage::from_wire(d.usage.0),
+            Usage::from_wire_raw(d.usage.0),
             d.reservedSize,
             self.count
         )
@@ -271,13 +271,12 @@ impl IAllocator for AllocatorService {
             log::debug!("isSupported from {caller}: {request} => false: caller not allowed");
             return Ok(false);
         }
-        // `support_error` is `is_supported` with the reason, for the debug line.
-        match self.allocator.support_error(descriptor) {
-            None => {
+        match self.allocator.check_supported(descriptor) {
+            Ok(()) => {
                 log::debug!("isSupported from {caller}: {request} => true");
                 Ok(true)
             }
-            Some(err) => {
+            Err(err) => {
                 log::debug!("isSupported from {caller}: {request} => false: {}", Chain(&err));
                 Ok(false)
             }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use hal_interface::aidl::{AllocationError, BufferDescriptorInfo, BufferUsage, PixelFormat};
+use hal_interface::aidl::{BufferDescriptorInfo, BufferUsage, PixelFormat};
 use hal_interface::transport::{self, Endpoint, TransportError};
 use hal_interface::usage::UsageError;
 use hal_interface::wire;
@@ -29,7 +29,6 @@ use hal_interface::{Format, Usage};
 use rsbinder::{Status, StatusCode};
 use thiserror::Error;
 
-use crate::daemon;
 use crate::error::Chain;
 
 /// Exit code of an operational failure.
@@ -251,21 +250,11 @@ impl CliError {
     fn from_status(call: &'static str, status: Status) -> Self {
         match wire::allocation_error_of(&status) {
             Some(code) => CliError::Refused {
-                name: allocation_error_name(code),
+                name: wire::allocation_error_name(code),
                 message: status.message().unwrap_or_default().to_owned(),
             },
             None => CliError::Call { call, status },
         }
-    }
-}
-
-/// The AIDL name of an `AllocationError` code.
-pub fn allocation_error_name(code: AllocationError) -> &'static str {
-    match code {
-        AllocationError::BAD_DESCRIPTOR => "BAD_DESCRIPTOR",
-        AllocationError::NO_RESOURCES => "NO_RESOURCES",
-        AllocationError::UNSUPPORTED => "UNSUPPORTED",
-        _ => "UNKNOWN_ALLOCATION_ERROR",
     }
 }
 
@@ -301,7 +290,7 @@ pub fn main() -> ExitCode {
 /// # Errors
 /// Any [`CliError`]; the caller prints it and exits with [`CliError::exit_code`].
 pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> Result<ExitCode, CliError> {
-    let endpoint = || cli.connect.clone().unwrap_or_else(daemon::default_endpoint);
+    let endpoint = || cli.connect.clone().unwrap_or_else(transport::default_endpoint);
     match &cli.command {
         Command::Alloc(args) => alloc::alloc(&endpoint(), args, out),
         Command::IsSupported(args) => alloc::is_supported(&endpoint(), args, out),

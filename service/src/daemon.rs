@@ -12,12 +12,12 @@
 //! Exit codes: 0 clean shutdown, 1 start-up failure (logged with its location), 64 bad
 //! command-line arguments.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use hal_interface::transport::{Endpoint, TransportError};
+use hal_interface::transport::{self, Endpoint, TransportError};
 use nix::sys::signal::{SigSet, Signal};
 use thiserror::Error;
 use usage_map::{ConfigError, UsageMap};
@@ -27,13 +27,6 @@ use crate::dump::{self, DumpListener};
 use crate::error::Chain;
 use crate::logging;
 use crate::startup::{self, StartupError};
-
-/// Unix socket used when neither `--socket` nor `--binder` is given and no kernel binder
-/// device exists.
-pub const DEFAULT_SOCKET: &str = "/tmp/gralloc-allocator.sock";
-
-/// Kernel binder devices whose presence makes kernel binder the default transport.
-pub const KERNEL_BINDER_DEVICES: [&str; 2] = ["/dev/binderfs/binder", "/dev/binder"];
 
 /// Default thread-pool size (minigbm, Pixel and the HIDL passthrough all use 4).
 pub const DEFAULT_THREADS: u16 = 4;
@@ -114,16 +107,6 @@ pub enum DaemonError {
     Signals(#[source] nix::errno::Errno),
 }
 
-/// The endpoint a client or the daemon uses when none is given: kernel binder when a
-/// binder device exists, else [`DEFAULT_SOCKET`].
-pub fn default_endpoint() -> Endpoint {
-    if KERNEL_BINDER_DEVICES.iter().any(|d| Path::new(d).exists()) {
-        Endpoint::Binder(None)
-    } else {
-        Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET))
-    }
-}
-
 /// The endpoint `args` ask for (a relative socket path is made absolute).
 ///
 /// # Errors
@@ -137,7 +120,7 @@ pub fn endpoint_of(args: &DaemonArgs) -> Result<Endpoint, DaemonError> {
     if let Some(device) = &args.binder {
         return Ok(Endpoint::Binder(device.clone()));
     }
-    Ok(default_endpoint())
+    Ok(transport::default_endpoint())
 }
 
 /// The board file to load.
@@ -191,6 +174,7 @@ pub fn run(args: &DaemonArgs) -> Result<(), DaemonError> {
     let signals = block_shutdown_signals()?;
     let board = board_path(args)?;
     let map = UsageMap::load(&board).map_err(DaemonError::Board)?;
+    startup::refuse_unbuilt_backends(&map, &board).map_err(DaemonError::Startup)?;
     let board_name = map.board_name().to_owned();
     log::info!(
         "board {board_name:?} from {}: {} heaps, {} rules, mapper suffix {:?}",

@@ -6,7 +6,6 @@
 //! exhaustion, and unexpected heap errnos, so that `isSupported == true` keeps meaning "Ok
 //! unless resources run out").
 
-use std::error::Error;
 use std::fmt;
 
 use hal_interface::aidl::AllocationError;
@@ -15,6 +14,10 @@ use hal_interface::handle::HandleError;
 use hal_interface::usage::UsageError;
 use hal_interface::{Format, Gralloc4Error};
 use heaps::{Errno, HeapError};
+use usage_map::{Refusal, RuleRef};
+
+/// The error chain display wrapper (one for the project, beside the wire messages).
+pub use hal_interface::wire::Chain;
 
 /// A malformed descriptor field (`BAD_DESCRIPTOR`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,8 +85,41 @@ pub enum Unsupported {
         /// The requested format.
         format: Format,
         /// The rule broken.
-        rule: &'static str,
+        rule: Combination,
     },
+}
+
+/// A format/usage (or dimension) rule of the standard: one value per rule, so tests and
+/// logs match on the rule, not on its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Combination {
+    /// IMPLEMENTATION_DEFINED has no CPU-accessible layout on this service.
+    #[error("IMPLEMENTATION_DEFINED has no layout for CPU usage")]
+    ImplementationDefinedWithCpu,
+    /// PROTECTED buffers are never CPU-accessible.
+    #[error("PROTECTED buffers must not have CPU usage")]
+    ProtectedWithCpu,
+    /// SENSOR_DIRECT_DATA is a BLOB usage.
+    #[error("SENSOR_DIRECT_DATA needs BLOB")]
+    SensorDirectWithoutBlob,
+    /// BLOB is one row, one layer.
+    #[error("BLOB needs height 1 and one layer")]
+    BlobShape,
+    /// BLOB is a byte array, not an image.
+    #[error("BLOB cannot have GPU image or video-encoder usage")]
+    BlobImageUsage,
+    /// YUV layouts take one layer.
+    #[error("YUV formats take one layer")]
+    YuvLayers,
+    /// YUV layouts are neither cube maps nor mipmapped.
+    #[error("YUV formats cannot be cube maps or mipmapped")]
+    YuvCubeOrMipmap,
+    /// Cube map faces are square.
+    #[error("a cube map must be square")]
+    CubeNotSquare,
+    /// A cube map has six faces per cube.
+    #[error("a cube map needs a multiple of 6 layers")]
+    CubeLayers,
 }
 
 /// A board limit (`[limits]` of the board file).
@@ -143,8 +179,8 @@ pub enum AllocError {
     },
     /// The usage map refuses the request (a `reject` rule, or none of the rule's heaps is
     /// present on this device).
-    #[error("board refuses the request: {0}")]
-    Refused(String),
+    #[error("board refuses the request")]
+    Refused(#[source] BoardRefusal),
     /// Every heap the rule allows is out of memory (ENOMEM, EBUSY), or the process is out of
     /// fds (EMFILE, ENFILE), or the call stayed interrupted.
     #[error("out of resources after {attempts} heap attempt(s)")]
@@ -218,18 +254,77 @@ impl From<LayoutError> for AllocError {
     }
 }
 
-/// Why a format has no layout for a request (`UNSUPPORTED`).
+/// A board rule, by position and name (as `board explain` and `board check` print it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RuleId {
+    /// Position in priority order, from 0.
+    pub index: usize,
+    /// The rule's `name`.
+    pub name: String,
+}
+
+impl From<RuleRef<'_>> for RuleId {
+    fn from(rule: RuleRef<'_>) -> Self {
+        RuleId { index: rule.index, name: rule.name.to_owned() }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rules[{}] {:?}", self.index, self.name)
+    }
+}
+
+/// Why the board refuses a well-formed request (`UNSUPPORTED`): the kind of refusal and the
+/// rule that decided it. The owned form of [`usage_map::Refusal`], which borrows the map.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BoardRefusal {
+    /// No rule matches (a loaded board always has a default rule; only a map built by other
+    /// means lacks one).
+    #[error("no rule matches")]
+    NoRule,
+    /// The matching rule is a `reject` rule.
+    #[error("{rule} rejects the request: {reason}")]
+    Rejected {
+        /// The rule.
+        rule: RuleId,
+        /// Its `reject` text, as the board file gives it.
+        reason: String,
+    },
+    /// None of the matching rule's heaps is present on this device.
+    #[error("{rule}: none of its heaps is present on this device")]
+    NoHeapPresent {
+        /// The rule.
+        rule: RuleId,
+    },
+}
+
+impl BoardRefusal {
+    /// The rule that refused, if a rule matched.
+    pub fn rule(&self) -> Option<&RuleId> {
+        match self {
+            Self::NoRule => None,
+            Self::Rejected { rule, .. } | Self::NoHeapPresent { rule } => Some(rule),
+        }
+    }
+}
+
+impl From<Refusal<'_>> for BoardRefusal {
+    fn from(refusal: Refusal<'_>) -> Self {
+        match refusal {
+            Refusal::NoRule => Self::NoRule,
+            Refusal::Rejected { rule, reason } => {
+                Self::Rejected { rule: rule.into(), reason: reason.to_owned() }
+            }
+            Refusal::NoHeapPresent { rule } => Self::NoHeapPresent { rule: rule.into() },
+        }
+    }
+}
+
+/// Why a valid image has no layout (`UNSUPPORTED`): a dimension the format's packing cannot
+/// hold, or a size that does not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
-    /// UNSPECIFIED names no layout.
-    #[error("format UNSPECIFIED has no layout")]
-    Unspecified,
-    /// IMPLEMENTATION_DEFINED has no CPU-accessible layout on this service.
-    #[error("IMPLEMENTATION_DEFINED has no layout for CPU usage")]
-    ImplementationDefinedWithCpu,
-    /// A dimension is zero.
-    #[error("zero width, height or layer count")]
-    ZeroDimension,
     /// A subsampled format needs an even width or height.
     #[error("{format} needs an even {dimension}, got {value}")]
     OddDimension {
@@ -248,50 +343,12 @@ pub enum LayoutError {
         /// The width received.
         width: u32,
     },
-    /// YUV formats take one layer.
-    #[error("{format} allows one layer, got {layers}")]
-    YuvLayers {
-        /// The layout format.
-        format: Format,
-        /// The layer count received.
-        layers: u32,
-    },
-    /// BLOB is one row, one layer.
-    #[error("BLOB needs height 1 and one layer, got height {height} and {layers} layers")]
-    BlobShape {
-        /// The height received.
-        height: u32,
-        /// The layer count received.
-        layers: u32,
-    },
     /// A size or stride does not fit its type.
     #[error("size arithmetic overflows: {what}")]
     Overflow {
         /// Which quantity overflowed.
         what: &'static str,
     },
-}
-
-/// Displays an error followed by its `source()` chain: `a: b: c`.
-#[derive(Clone, Copy)]
-pub struct Chain<'a>(pub &'a (dyn Error + 'static));
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut next = self.0.source();
-        while let Some(err) = next {
-            write!(f, ": {err}")?;
-            next = err.source();
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
 }
 
 #[cfg(test)]
@@ -316,7 +373,7 @@ mod tests {
                 AllocError::OverCap { cap: Cap::Width, value: 2, limit: 1 },
                 AllocationError::UNSUPPORTED,
             ),
-            (AllocError::Refused("r".into()), AllocationError::UNSUPPORTED),
+            (AllocError::Refused(BoardRefusal::NoRule), AllocationError::UNSUPPORTED),
             (
                 AllocError::Exhausted { attempts: 1, source: heap_err.clone() },
                 AllocationError::NO_RESOURCES,

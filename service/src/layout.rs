@@ -32,13 +32,14 @@
 //! | RAW10, RAW12 | 10 or 12 bits/px packed; width a multiple of 4; stride reported **in bytes** |
 //! | RAW_OPAQUE | 1 B per unit: the camera framework allocates it like BLOB (`width` = bytes, height 1), so `width × height` bytes |
 //! | BLOB | `width` bytes; height 1 and one layer; the board's stride alignment does not apply |
-//! | IMPLEMENTATION_DEFINED | without CPU usage: the YCBCR_420_888 layout when a video, camera or image-encoder bit is set, else RGBA_8888; with CPU usage: unsupported (the board schema has no mapping for it) |
+//! | IMPLEMENTATION_DEFINED | without CPU usage: the YCBCR_420_888 layout when a video, camera or image-encoder bit is set, else RGBA_8888 (resolved by `Image::new`); with CPU usage: refused by the request (the board schema has no mapping for it) |
 //! | UNSPECIFIED | no layout (a malformed descriptor, rejected before this module) |
 //!
-//! YUV layouts (including Y8 and Y16) take exactly one layer. The board's row alignment
-//! (bytes and pixels) applies to the first plane on top of the format's own stride rule, as a
-//! least common multiple; later planes derive their stride from it (YV12 keeps the exact VTS
-//! chroma formula). Planes follow each other without padding, layers are laid out back to
+//! YUV layouts (including Y8 and Y16) take exactly one layer; the request refuses more, as it
+//! refuses zero dimensions and other BLOB shapes, so this module relies on its `Image`. The
+//! board's row alignment (bytes and pixels) applies to the first plane on top of the format's
+//! own stride rule, as a least common multiple; later planes derive their stride from it
+//! (YV12 keeps the exact VTS chroma formula). Planes follow each other without padding, layers are laid out back to
 //! back, a reserved region (if any) starts at the next page boundary after the image, and the
 //! total is a multiple of both the page size and the board's size alignment.
 
@@ -47,30 +48,11 @@
 use std::num::NonZeroU64;
 
 use hal_interface::handle::{PlaneComponent, PlaneLayout};
-use hal_interface::usage::bits;
-use hal_interface::{Format, Usage};
+use hal_interface::Format;
 use usage_map::Alignment;
 
-use crate::error::AllocError;
 pub use crate::error::LayoutError;
-use crate::request::Request;
-
-/// The image part of a validated request: what the layout depends on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Image {
-    /// The requested format.
-    pub format: Format,
-    /// The usage word (only IMPLEMENTATION_DEFINED looks at it).
-    pub usage: Usage,
-    /// Pixels per row (bytes for BLOB).
-    pub width: u32,
-    /// Rows.
-    pub height: u32,
-    /// Image layers.
-    pub layers: u32,
-    /// Bytes of the reserved region (mapper `getReservedRegion`).
-    pub reserved_size: u64,
-}
+use crate::request::Image;
 
 /// How a concrete format's pixels are arranged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,14 +93,19 @@ const fn packed_16px(bytes_per_pixel: u8, component: PlaneComponent) -> Geometry
     Geometry::Packed { bytes_per_pixel, stride_multiple: 16, even_width: false, component }
 }
 
-/// The geometry of a concrete format; `None` for the two formats that name no layout.
-fn geometry(format: Format) -> Option<Geometry> {
+/// The geometry of a layout format.
+fn geometry(format: Format) -> Geometry {
     use PlaneComponent as C;
-    let g = match format {
-        Format::Unspecified | Format::ImplementationDefined => return None,
-        Format::Rgba8888 | Format::Rgbx8888 | Format::Bgra8888 | Format::Rgba1010102 => {
-            packed(4, C::Rgba)
-        }
+    match format {
+        // An `Image`'s layout format is never UNSPECIFIED (refused) nor IMPLEMENTATION_DEFINED
+        // (resolved, to RGBA_8888 unless YUV); grouping them with RGBA_8888 keeps the match
+        // total without an error variant nothing could reach.
+        Format::Rgba8888
+        | Format::Rgbx8888
+        | Format::Bgra8888
+        | Format::Rgba1010102
+        | Format::Unspecified
+        | Format::ImplementationDefined => packed(4, C::Rgba),
         Format::Rg1616Uint => packed(4, C::Red),
         Format::Rgb888 | Format::Hsv888 => packed(3, C::Rgb),
         Format::Rgb565 => packed(2, C::Rgb),
@@ -155,33 +142,6 @@ fn geometry(format: Format) -> Option<Geometry> {
         Format::YcbcrP010 => {
             Geometry::SemiPlanar { bytes_per_sample: 2, vertical_subsampling: 2, chroma: C::CbCr }
         }
-    };
-    Some(g)
-}
-
-/// Usage bits that make IMPLEMENTATION_DEFINED a YUV (NV12) buffer.
-const YUV_PRODUCERS: u64 = bits::VIDEO_ENCODER
-    | bits::VIDEO_DECODER
-    | bits::CAMERA_OUTPUT
-    | bits::CAMERA_INPUT
-    | bits::HW_IMAGE_ENCODER;
-
-/// The format whose layout a request gets: IMPLEMENTATION_DEFINED is resolved from the usage.
-///
-/// # Errors
-/// [`LayoutError::Unspecified`] for UNSPECIFIED, [`LayoutError::ImplementationDefinedWithCpu`]
-/// for IMPLEMENTATION_DEFINED with CPU usage.
-pub fn layout_format(format: Format, usage: Usage) -> Result<Format, LayoutError> {
-    match format {
-        Format::Unspecified => Err(LayoutError::Unspecified),
-        Format::ImplementationDefined if usage.has_cpu_access() => {
-            Err(LayoutError::ImplementationDefinedWithCpu)
-        }
-        Format::ImplementationDefined if usage.intersects(YUV_PRODUCERS) => {
-            Ok(Format::Ycbcr420_888)
-        }
-        Format::ImplementationDefined => Ok(Format::Rgba8888),
-        other => Ok(other),
     }
 }
 
@@ -216,32 +176,27 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Lays out a validated request with the plan's alignment and the system page size.
+    /// Lays out a valid image with the plan's alignment and the system page size.
     ///
     /// # Errors
-    /// [`AllocError::Layout`] (UNSUPPORTED) as [`Layout::for_image`].
-    pub fn compute(request: &Request, align: &Alignment) -> Result<Layout, AllocError> {
-        Ok(Self::for_image(request.image(), align, page_size())?)
+    /// As [`Layout::for_image`].
+    pub fn compute(image: &Image, align: &Alignment) -> Result<Layout, LayoutError> {
+        Self::for_image(image, align, page_size())
     }
 
     /// Lays out `image` with the board alignment `align` and pages of `page_size` bytes.
     ///
     /// # Errors
-    /// A [`LayoutError`] when the format has no layout, a dimension breaks a format rule, or
-    /// any size does not fit (all are UNSUPPORTED on the wire).
+    /// A [`LayoutError`] when a dimension breaks the format's packing (odd width of a
+    /// subsampled format, RAW10/RAW12 width) or any size does not fit (UNSUPPORTED on the
+    /// wire).
     pub fn for_image(
         image: &Image,
         align: &Alignment,
         page_size: u64,
     ) -> Result<Layout, LayoutError> {
-        let layout_format = layout_format(image.format, image.usage)?;
-        let geometry = geometry(layout_format).ok_or(LayoutError::Unspecified)?;
-        if image.width == 0 || image.height == 0 || image.layers == 0 {
-            return Err(LayoutError::ZeroDimension);
-        }
-        if layout_format.is_yuv() && image.layers != 1 {
-            return Err(LayoutError::YuvLayers { format: layout_format, layers: image.layers });
-        }
+        let layout_format = image.layout_format();
+        let geometry = geometry(layout_format);
         let board = BoardAlign {
             stride_bytes: u64::from(align.stride_bytes).max(1),
             stride_pixels: u64::from(align.stride_pixels).max(1),
@@ -256,17 +211,19 @@ impl Layout {
             layer_size = add(layer_size, plane.size, "plane offset")?;
             plane_count = plane_count.saturating_add(1);
         }
-        let image_size = mul(layer_size, u64::from(image.layers), "layers × layer size")?;
+        let image_size = mul(layer_size, u64::from(image.layers()), "layers × layer size")?;
         let page = page_size.max(1);
         let unit = lcm(page, align.size_bytes)?;
-        let (reserved_offset, end) = if image.reserved_size == 0 {
+        let (reserved_offset, end) = if image.reserved_size() == 0 {
             (0, image_size)
         } else {
             let offset = align_up(image_size, page, "reserved region offset")?;
-            (offset, add(offset, image.reserved_size, "reserved region end")?)
+            (offset, add(offset, image.reserved_size(), "reserved region end")?)
         };
         let total = align_up(end, unit, "rounded size")?;
-        let total_size = NonZeroU64::new(total).ok_or(LayoutError::ZeroDimension)?;
+        // Never zero: an image has at least one plane of at least one row of one byte.
+        let total_size =
+            NonZeroU64::new(total).ok_or(LayoutError::Overflow { what: "rounded size" })?;
 
         let stride_pixels = to_u32(shape.stride_pixels, "stride in pixels")?;
         let stride_bytes = to_u32(shape.stride_bytes, "stride in bytes")?;
@@ -357,7 +314,7 @@ impl Layout {
 
     /// Bytes of the reserved region.
     pub fn reserved_size(&self) -> u64 {
-        self.image.reserved_size
+        self.image.reserved_size()
     }
 
     /// Bytes to allocate: image and reserved region, rounded up to whole pages and to the
@@ -409,8 +366,8 @@ fn plane_shape(
     image: &Image,
     board: &BoardAlign,
 ) -> Result<Shape, LayoutError> {
-    let width = u64::from(image.width);
-    let height = u64::from(image.height);
+    let width = u64::from(image.width());
+    let height = u64::from(image.height());
     let even = |dimension: &'static str, value: u32| {
         if value.is_multiple_of(2) {
             Ok(())
@@ -421,7 +378,7 @@ fn plane_shape(
     match geometry {
         Geometry::Packed { bytes_per_pixel, stride_multiple, even_width, component } => {
             if even_width {
-                even("width", image.width)?;
+                even("width", image.width())?;
             }
             let bpp = u64::from(bytes_per_pixel);
             let stride_pixels = row_stride(width, bpp, u64::from(stride_multiple), board)?;
@@ -430,8 +387,8 @@ fn plane_shape(
             Ok(Shape::single(stride_pixels, stride_bytes, StrideUnit::Pixels, p))
         }
         Geometry::BitPacked { bits_per_pixel } => {
-            if !image.width.is_multiple_of(4) {
-                return Err(LayoutError::WidthNotMultipleOf4 { format, width: image.width });
+            if !image.width().is_multiple_of(4) {
+                return Err(LayoutError::WidthNotMultipleOf4 { format, width: image.width() });
             }
             let bits = u64::from(bits_per_pixel);
             let padded = align_up(width, lcm(4, board.stride_pixels)?, "padded width")?;
@@ -441,16 +398,14 @@ fn plane_shape(
             let p = plane(stride_bytes, height, (1, 1), PlaneComponent::Raw)?;
             Ok(Shape::single(stride_pixels, stride_bytes, StrideUnit::Bytes, p))
         }
+        // One row, one layer: `Image` refuses any other BLOB shape.
         Geometry::Blob => {
-            if image.height != 1 || image.layers != 1 {
-                return Err(LayoutError::BlobShape { height: image.height, layers: image.layers });
-            }
             let p = plane(width, 1, (1, 1), PlaneComponent::Blob)?;
             Ok(Shape::single(width, width, StrideUnit::Pixels, p))
         }
         Geometry::Yv12 => {
-            even("width", image.width)?;
-            even("height", image.height)?;
+            even("width", image.width())?;
+            even("height", image.height())?;
             let stride = row_stride(width, 1, 16, board)?;
             let c_stride = align_up(div(stride, 2)?, 16, "chroma stride")?;
             let c_rows = div(height, 2)?;
@@ -465,9 +420,9 @@ fn plane_shape(
             })
         }
         Geometry::SemiPlanar { bytes_per_sample, vertical_subsampling, chroma } => {
-            even("width", image.width)?;
+            even("width", image.width())?;
             if vertical_subsampling == 2 {
-                even("height", image.height)?;
+                even("height", image.height())?;
             }
             let bps = u64::from(bytes_per_sample);
             let stride_pixels = row_stride(width, bps, 1, board)?;

@@ -3,8 +3,9 @@
 //! Owns descriptor validation ([`request`]), buffer layout ([`layout`]), heap selection and
 //! allocation ([`allocator`]), the one mapping from internal errors to `AllocationError`
 //! ([`error`]), per-heap statistics ([`stats`]), opening the board's heaps at start-up
-//! ([`startup`]), the Binder front-end ([`binder`]), the daemon ([`daemon`]) and its `dump`
-//! report ([`dump`]), logging set-up ([`logging`]) and the `gralloc` client CLI ([`cli`]).
+//! ([`startup`]) into a [`heap_table`], the Binder front-end ([`binder`]), the daemon
+//! ([`daemon`]) and its `dump` report ([`dump`]), logging set-up ([`logging`]) and the
+//! `gralloc` client CLI ([`cli`]).
 //!
 //! Must never: keep a buffer fd after a reply, panic on any request, or touch a heap before
 //! every size, count and cap check has passed.
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod daemon;
 pub mod dump;
 pub mod error;
+pub mod heap_table;
 pub mod layout;
 pub mod logging;
 pub mod request;

@@ -14,13 +14,17 @@
 //! request but does not change the layout. Any other name is `UNSUPPORTED`. More entries
 //! than the board's `max_options` are refused before a single name is read.
 //!
-//! Format/usage combinations refused (mirroring libnativewindow's client-side checks):
-//! PROTECTED with CPU access; SENSOR_DIRECT_DATA without BLOB; BLOB with a height or layer
-//! count other than 1, or with GPU image or video-encoder usage; YUV formats with more than
-//! one layer, a cube map or a mipmap chain; a cube map that is not square or whose layer
-//! count is not a multiple of 6.
+//! Format/usage combinations refused (mirroring libnativewindow's client-side checks), each
+//! one [`Combination`] value: IMPLEMENTATION_DEFINED with CPU access (no board maps it to a
+//! CPU-readable layout); PROTECTED with CPU access; SENSOR_DIRECT_DATA without BLOB; BLOB
+//! with a height or layer count other than 1, or with GPU image or video-encoder usage; YUV
+//! formats (and IMPLEMENTATION_DEFINED resolved to YCBCR_420_888) with more than one layer;
+//! YUV formats with a cube map or a mipmap chain; a cube map that is not square or whose
+//! layer count is not a multiple of 6. The resulting [`Image`] is valid by construction, so
+//! the layout does not check any of this again.
 
 use std::borrow::Cow;
+use std::num::NonZeroU32;
 
 use hal_interface::aidl::BufferDescriptorInfo;
 use hal_interface::usage::bits;
@@ -28,8 +32,7 @@ use hal_interface::wire::{descriptor_name, MAX_DESCRIPTOR_NAME_LEN};
 use hal_interface::{Format, Usage};
 use usage_map::{Limits, UsageMap};
 
-use crate::error::{AllocError, Cap, DescriptorError, Unsupported};
-use crate::layout::Image;
+use crate::error::{AllocError, Cap, Combination, DescriptorError, Unsupported};
 
 /// The only additional option accepted.
 pub const DATASPACE_OPTION: &str = "android.hardware.graphics.common.Dataspace";
@@ -85,6 +88,136 @@ impl std::fmt::Debug for DescriptorName {
     }
 }
 
+/// Usage bits that make IMPLEMENTATION_DEFINED a YUV (NV12) buffer.
+const YUV_PRODUCERS: u64 = bits::VIDEO_ENCODER
+    | bits::VIDEO_DECODER
+    | bits::CAMERA_OUTPUT
+    | bits::CAMERA_INPUT
+    | bits::HW_IMAGE_ENCODER;
+
+/// The image part of a validated request: what the layout depends on.
+///
+/// Constructed only valid ([`Image::new`]): dimensions ≥ 1, a format other than UNSPECIFIED,
+/// IMPLEMENTATION_DEFINED resolved to the format whose layout it gets, and every
+/// format/usage combination rule of the standard kept. The layout relies on this and does
+/// not check these again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Image {
+    format: Format,
+    layout_format: Format,
+    usage: Usage,
+    width: NonZeroU32,
+    height: NonZeroU32,
+    layers: NonZeroU32,
+    reserved_size: u64,
+}
+
+impl Image {
+    /// An image of `format` with `usage`, `width × height` pixels (bytes × 1 for BLOB),
+    /// `layers` layers and a reserved region of `reserved_size` bytes.
+    ///
+    /// # Errors
+    /// [`DescriptorError::UnspecifiedFormat`] for UNSPECIFIED, [`Unsupported::Combination`]
+    /// for a format/usage or dimension combination the standard forbids.
+    pub fn new(
+        format: Format,
+        usage: Usage,
+        width: NonZeroU32,
+        height: NonZeroU32,
+        layers: NonZeroU32,
+        reserved_size: u64,
+    ) -> Result<Image, AllocError> {
+        let refuse = |rule| Err(AllocError::from(Unsupported::Combination { format, rule }));
+        let layout_format = match format {
+            Format::Unspecified => return Err(DescriptorError::UnspecifiedFormat.into()),
+            // The board schema has no mapping of CPU usage to an implementation layout.
+            Format::ImplementationDefined if usage.has_cpu_access() => {
+                return refuse(Combination::ImplementationDefinedWithCpu)
+            }
+            Format::ImplementationDefined if usage.intersects(YUV_PRODUCERS) => {
+                Format::Ycbcr420_888
+            }
+            Format::ImplementationDefined => Format::Rgba8888,
+            other => other,
+        };
+        let image = Image { format, layout_format, usage, width, height, layers, reserved_size };
+        match image.broken_combination() {
+            Some(rule) => refuse(rule),
+            None => Ok(image),
+        }
+    }
+
+    /// The first combination rule the image breaks, in the order the module documents.
+    fn broken_combination(&self) -> Option<Combination> {
+        let Image { format, layout_format, usage, .. } = *self;
+        let (width, height, layers) = (self.width(), self.height(), self.layers());
+        let rules = [
+            (
+                usage.has(hal_interface::UsageFlag::Protected) && usage.has_cpu_access(),
+                Combination::ProtectedWithCpu,
+            ),
+            (
+                usage.intersects(bits::SENSOR_DIRECT_DATA) && format != Format::Blob,
+                Combination::SensorDirectWithoutBlob,
+            ),
+            (format == Format::Blob && (height != 1 || layers != 1), Combination::BlobShape),
+            (
+                format == Format::Blob && usage.intersects(BLOB_FORBIDDEN),
+                Combination::BlobImageUsage,
+            ),
+            // On the resolved format: IMPLEMENTATION_DEFINED that becomes NV12 takes one layer.
+            (layout_format.is_yuv() && layers != 1, Combination::YuvLayers),
+            (
+                format.is_yuv() && usage.intersects(bits::GPU_CUBE_MAP | bits::GPU_MIPMAP_COMPLETE),
+                Combination::YuvCubeOrMipmap,
+            ),
+            (usage.intersects(bits::GPU_CUBE_MAP) && width != height, Combination::CubeNotSquare),
+            (
+                usage.intersects(bits::GPU_CUBE_MAP) && !layers.is_multiple_of(6),
+                Combination::CubeLayers,
+            ),
+        ];
+        rules.into_iter().find_map(|(broken, rule)| broken.then_some(rule))
+    }
+
+    /// The requested format (never UNSPECIFIED).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The format whose layout the image gets: the requested one, or for
+    /// IMPLEMENTATION_DEFINED YCBCR_420_888 when a video, camera or image-encoder bit is set
+    /// and RGBA_8888 otherwise. Never UNSPECIFIED or IMPLEMENTATION_DEFINED.
+    pub fn layout_format(&self) -> Format {
+        self.layout_format
+    }
+
+    /// The usage word (checked).
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    /// Pixels per row (bytes for BLOB and RAW_OPAQUE), ≥ 1.
+    pub fn width(&self) -> u32 {
+        self.width.get()
+    }
+
+    /// Rows, ≥ 1.
+    pub fn height(&self) -> u32 {
+        self.height.get()
+    }
+
+    /// Image layers, ≥ 1.
+    pub fn layers(&self) -> u32 {
+        self.layers.get()
+    }
+
+    /// Bytes of the reserved region (mapper `getReservedRegion`).
+    pub fn reserved_size(&self) -> u64 {
+        self.reserved_size
+    }
+}
+
 /// A validated descriptor: every field is in range for this board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -107,6 +240,8 @@ impl Request {
         let width = positive("width", info.width)?;
         let height = positive("height", info.height)?;
         let layers = positive("layerCount", info.layerCount)?;
+        // UNSPECIFIED is malformed (BAD_DESCRIPTOR) whatever else is wrong, so it is told
+        // apart here, before the permanent refusals; `Image::new` refuses it the same way.
         if info.format.0 == Format::Unspecified.raw() {
             return Err(DescriptorError::UnspecifiedFormat.into());
         }
@@ -115,12 +250,10 @@ impl Request {
 
         let format =
             Format::from_raw(info.format.0).ok_or(Unsupported::UnknownFormat(info.format.0))?;
-        let usage = Usage::from_wire(info.usage.0);
-        check_usage(usage, map.claimed_vendor_bits())?;
+        let usage = parse_usage(info.usage.0, map.claimed_vendor_bits())?;
         let limits = map.limits();
         let dataspace = check_options(info, limits)?;
-        let image = Image { format, usage, width, height, layers, reserved_size };
-        check_combination(&image)?;
+        let image = Image::new(format, usage, width, height, layers, reserved_size)?;
         check_limits(&image, limits)?;
         Ok(Request { image, name: DescriptorName::from_wire(&info.name), dataspace })
     }
@@ -132,32 +265,32 @@ impl Request {
 
     /// The requested format.
     pub fn format(&self) -> Format {
-        self.image.format
+        self.image.format()
     }
 
     /// The usage word (checked).
     pub fn usage(&self) -> Usage {
-        self.image.usage
+        self.image.usage()
     }
 
     /// Width in pixels (bytes for BLOB), ≥ 1.
     pub fn width(&self) -> u32 {
-        self.image.width
+        self.image.width()
     }
 
     /// Height in rows, ≥ 1.
     pub fn height(&self) -> u32 {
-        self.image.height
+        self.image.height()
     }
 
     /// Layer count, ≥ 1.
     pub fn layers(&self) -> u32 {
-        self.image.layers
+        self.image.layers()
     }
 
     /// Bytes of the reserved region.
     pub fn reserved_size(&self) -> u64 {
-        self.image.reserved_size
+        self.image.reserved_size()
     }
 
     /// The debug name.
@@ -171,37 +304,33 @@ impl Request {
     }
 }
 
-/// Checks the `count` of an allocate call: negative is `BAD_DESCRIPTOR`, above the board's
-/// cap is `UNSUPPORTED`.
+/// The `count` of an allocate call, read once, before the descriptor: negative is
+/// `BAD_DESCRIPTOR` whatever the descriptor says. The board's cap on it is checked with the
+/// per-call byte cap, after the layout.
 ///
 /// # Errors
-/// [`DescriptorError::NegativeCount`] or [`AllocError::OverCap`].
-pub fn check_count(count: i32, limits: &Limits) -> Result<u32, AllocError> {
-    let count = u32::try_from(count).map_err(|_| DescriptorError::NegativeCount(count))?;
-    if count > limits.max_buffers_per_call {
-        return Err(AllocError::OverCap {
-            cap: Cap::BuffersPerCall,
-            value: u64::from(count),
-            limit: u64::from(limits.max_buffers_per_call),
-        });
-    }
-    Ok(count)
+/// [`DescriptorError::NegativeCount`].
+pub fn parse_count(count: i32) -> Result<u32, DescriptorError> {
+    u32::try_from(count).map_err(|_| DescriptorError::NegativeCount(count))
 }
 
-fn positive(field: &'static str, value: i32) -> Result<u32, DescriptorError> {
+fn positive(field: &'static str, value: i32) -> Result<NonZeroU32, DescriptorError> {
     u32::try_from(value)
         .ok()
-        .filter(|v| *v > 0)
+        .and_then(NonZeroU32::new)
         .ok_or(DescriptorError::NotPositive { field, value })
 }
 
-fn check_usage(usage: Usage, claimed_vendor_bits: u64) -> Result<(), Unsupported> {
-    usage.check().map_err(|source| Unsupported::Usage { usage: usage.bits(), source })?;
+/// The wire usage word, defined by the standard and with only the vendor bits the board
+/// claims.
+fn parse_usage(raw: i64, claimed_vendor_bits: u64) -> Result<Usage, Unsupported> {
+    let usage = Usage::from_wire(raw)
+        .map_err(|source| Unsupported::Usage { usage: Usage::from_wire_raw(raw).bits(), source })?;
     let unclaimed = usage.vendor_bits() & !claimed_vendor_bits;
     if unclaimed != 0 {
         return Err(Unsupported::VendorBits { bits: unclaimed });
     }
-    Ok(())
+    Ok(usage)
 }
 
 fn check_options(info: &BufferDescriptorInfo, limits: &Limits) -> Result<Option<i32>, AllocError> {
@@ -240,55 +369,19 @@ fn quote_option(name: &str) -> String {
     name.get(..end).unwrap_or_default().to_owned()
 }
 
-fn check_combination(image: &Image) -> Result<(), Unsupported> {
-    let Image { format, usage, width, height, layers, .. } = *image;
-    let refuse = |rule: &'static str| Err(Unsupported::Combination { format, rule });
-    if usage.has(hal_interface::UsageFlag::Protected) && usage.has_cpu_access() {
-        return refuse("PROTECTED buffers must not have CPU usage");
-    }
-    if usage.intersects(bits::SENSOR_DIRECT_DATA) && format != Format::Blob {
-        return refuse("SENSOR_DIRECT_DATA needs BLOB");
-    }
-    if format == Format::Blob {
-        if height != 1 || layers != 1 {
-            return refuse("BLOB needs height 1 and one layer");
-        }
-        if usage.intersects(BLOB_FORBIDDEN) {
-            return refuse("BLOB cannot have GPU image or video-encoder usage");
-        }
-    }
-    if format.is_yuv() {
-        if layers != 1 {
-            return refuse("YUV formats take one layer");
-        }
-        if usage.intersects(bits::GPU_CUBE_MAP | bits::GPU_MIPMAP_COMPLETE) {
-            return refuse("YUV formats cannot be cube maps or mipmapped");
-        }
-    }
-    if usage.intersects(bits::GPU_CUBE_MAP) {
-        if width != height {
-            return refuse("a cube map must be square");
-        }
-        if !layers.is_multiple_of(6) {
-            return refuse("a cube map needs a multiple of 6 layers");
-        }
-    }
-    Ok(())
-}
-
 fn check_limits(image: &Image, limits: &Limits) -> Result<(), AllocError> {
     let over = |cap, value: u64, limit: u64| Err(AllocError::OverCap { cap, value, limit });
     // BLOB and RAW_OPAQUE widths are byte counts (the camera framework allocates both as
     // `size x 1`), bounded by the per-buffer size cap only.
-    let width_is_bytes = matches!(image.format, Format::Blob | Format::RawOpaque);
-    if !width_is_bytes && image.width > limits.max_width {
-        return over(Cap::Width, image.width.into(), limits.max_width.into());
+    let width_is_bytes = matches!(image.format(), Format::Blob | Format::RawOpaque);
+    if !width_is_bytes && image.width() > limits.max_width {
+        return over(Cap::Width, image.width().into(), limits.max_width.into());
     }
-    if image.height > limits.max_height {
-        return over(Cap::Height, image.height.into(), limits.max_height.into());
+    if image.height() > limits.max_height {
+        return over(Cap::Height, image.height().into(), limits.max_height.into());
     }
-    if image.reserved_size > limits.max_reserved_size {
-        return over(Cap::ReservedSize, image.reserved_size, limits.max_reserved_size);
+    if image.reserved_size() > limits.max_reserved_size {
+        return over(Cap::ReservedSize, image.reserved_size(), limits.max_reserved_size);
     }
     Ok(())
 }

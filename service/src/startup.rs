@@ -9,7 +9,9 @@
 //!   with HEAP_QUERY, and `mask` is used when there is no name or the lookup fails (legacy
 //!   kernels);
 //! - `memfd`: always available (udmabuf when the host has it);
-//! - `fake`: a scripted [`FakeHeap`] built from the board's `fail_after`, `errno`, `delay_ms`.
+//! - `fake`: a scripted `heaps::FakeHeap` built from the board's `fail_after`, `errno`,
+//!   `delay_ms`, in test builds only (the `fake-heap` feature): a production daemon has no
+//!   fake heap, and [`refuse_unbuilt_backends`] refuses such a board when it is loaded.
 //!
 //! Capabilities come from the board's heap properties. A heap that is absent, or present but
 //! failing to open, is **not** an error: it is reported (absent at `info`, failures at
@@ -19,57 +21,15 @@
 //! with the report is more useful than serving refusals.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use heaps::{
-    DeviceStatus, DmaHeap, Errno, FakeHeap, FakeScript, Heap, HeapCaps, HeapError, IonDevice,
-    IonHeap, MemfdHeap, ProbeReport,
+    DeviceStatus, DmaHeap, Heap, HeapCaps, HeapError, IonDevice, IonHeap, MemfdHeap, ProbeReport,
 };
-use usage_map::{Availability, FakeBehaviour, HeapBackend, HeapDecl, HeapId, HeapProps, UsageMap};
+use usage_map::{Availability, FakeBehaviour, HeapBackend, HeapDecl, HeapProps, UsageMap};
 
-/// The opened heaps, indexed like [`UsageMap::heaps`] (by [`HeapId`]).
-#[derive(Clone, Debug)]
-pub struct HeapTable {
-    slots: Vec<Option<Arc<dyn Heap>>>,
-}
-
-impl HeapTable {
-    /// A table for `map` with every heap absent.
-    pub fn empty(map: &UsageMap) -> Self {
-        Self { slots: map.heaps().iter().map(|_| None).collect() }
-    }
-
-    /// Installs `heap` as the board heap called `name` (tests, and callers that open heaps
-    /// themselves).
-    ///
-    /// # Errors
-    /// [`StartupError::UnknownHeap`] when `map` declares no heap of that name.
-    pub fn insert(
-        &mut self,
-        map: &UsageMap,
-        name: &str,
-        heap: Arc<dyn Heap>,
-    ) -> Result<(), StartupError> {
-        let decl = map.heap(name).ok_or_else(|| StartupError::UnknownHeap(name.to_owned()))?;
-        let slot = self
-            .slots
-            .get_mut(decl.id.index())
-            .ok_or_else(|| StartupError::UnknownHeap(name.to_owned()))?;
-        *slot = Some(heap);
-        Ok(())
-    }
-
-    /// The heap opened for `id`, if it is present.
-    pub fn get(&self, id: HeapId) -> Option<&Arc<dyn Heap>> {
-        self.slots.get(id.index()).and_then(Option::as_ref)
-    }
-
-    /// Number of heaps present.
-    pub fn present(&self) -> usize {
-        self.slots.iter().flatten().count()
-    }
-}
+use crate::heap_table::HeapTable;
 
 /// What happened to one declared heap.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,9 +112,57 @@ pub enum StartupError {
     /// Not one declared heap opened.
     #[error("no heap of the board could be opened:\n{0}")]
     NoHeapOpened(Box<StartupReport>),
-    /// A heap name the board does not declare.
-    #[error("the board declares no heap {0:?}")]
-    UnknownHeap(String),
+    /// The board declares a `kind = "fake"` heap and this daemon was built without the
+    /// scripted fake heap (the `fake-heap` feature of test builds).
+    #[error(
+        "{board}: heap {heap:?} has kind = \"fake\"; this daemon is built without the \
+         scripted fake heap, which exists only in test builds (feature fake-heap)"
+    )]
+    FakeHeapNotBuilt {
+        /// The board file.
+        board: PathBuf,
+        /// The first fake heap it declares.
+        heap: String,
+    },
+}
+
+impl StartupError {
+    /// What start-up found, when it got as far as opening heaps.
+    pub fn report(&self) -> Option<&StartupReport> {
+        match self {
+            Self::NoHeapOpened(report) => Some(report),
+            Self::FakeHeapNotBuilt { .. } => None,
+        }
+    }
+}
+
+/// Whether this build serves `kind = "fake"` heaps (the `fake-heap` feature).
+pub const FAKE_HEAP_BUILT: bool = cfg!(feature = "fake-heap");
+
+/// Refuses, when the board is loaded, a board that needs a back end this build lacks: a
+/// `kind = "fake"` heap without the `fake-heap` feature. `board` is the file `map` came from.
+///
+/// # Errors
+/// [`StartupError::FakeHeapNotBuilt`] naming the board file and the first fake heap.
+pub fn refuse_unbuilt_backends(map: &UsageMap, board: &Path) -> Result<(), StartupError> {
+    refuse_fake_heaps_unless(FAKE_HEAP_BUILT, map, board)
+}
+
+fn refuse_fake_heaps_unless(
+    fake_heap_built: bool,
+    map: &UsageMap,
+    board: &Path,
+) -> Result<(), StartupError> {
+    if fake_heap_built {
+        return Ok(());
+    }
+    match map.heaps().iter().find(|decl| matches!(decl.backend, HeapBackend::Fake(_))) {
+        Some(decl) => Err(StartupError::FakeHeapNotBuilt {
+            board: board.to_owned(),
+            heap: decl.name.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Opens every heap `map` declares, choosing devices from `probe`.
@@ -172,9 +180,8 @@ pub fn open_heaps(
         let outcome = match open_one(decl, probe, &mut ion) {
             Opened::Heap(heap, source) => {
                 log::info!("heap {}: opened {source}", decl.name);
-                if let Some(slot) = table.slots.get_mut(decl.id.index()) {
-                    *slot = Some(heap);
-                }
+                // The table was made for this map, so every declared id has a slot.
+                table.set(decl.id, heap);
                 HeapOutcome::Opened { source }
             }
             Opened::Absent(reason) => {
@@ -255,13 +262,7 @@ fn open_one(decl: &HeapDecl, probe: &ProbeReport, ion: &mut IonOnce) -> Opened {
             }
             Err(err) => Opened::Failed(err),
         },
-        HeapBackend::Fake(behaviour) => match FakeHeap::new(&decl.name) {
-            Ok(heap) => {
-                let heap = heap.with_caps(caps).with_script(fake_script(behaviour));
-                Opened::Heap(Arc::new(heap), "fake heap".to_owned())
-            }
-            Err(err) => Opened::Failed(err),
-        },
+        HeapBackend::Fake(behaviour) => open_fake(decl, caps, behaviour),
     }
 }
 
@@ -329,13 +330,81 @@ fn open_ion_heap(
     Opened::Heap(Arc::new(heap.with_name(board_name).with_caps(caps)), source)
 }
 
-fn fake_script(behaviour: &FakeBehaviour) -> FakeScript {
+/// A scripted fake heap from the board's `fail_after`, `errno` and `delay_ms`.
+#[cfg(feature = "fake-heap")]
+fn open_fake(decl: &HeapDecl, caps: HeapCaps, behaviour: &FakeBehaviour) -> Opened {
+    use heaps::{Errno, FakeHeap, FakeScript};
     let mut script = FakeScript::new();
     if let Some(successes) = behaviour.fail_after {
         script = script.fail_after(u64::from(successes), Errno::from_raw(behaviour.errno.raw()));
     }
     if behaviour.delay_ms > 0 {
-        script = script.delay(Duration::from_millis(u64::from(behaviour.delay_ms)));
+        script = script.delay(std::time::Duration::from_millis(u64::from(behaviour.delay_ms)));
     }
-    script
+    match FakeHeap::new(&decl.name) {
+        Ok(heap) => {
+            Opened::Heap(Arc::new(heap.with_caps(caps).with_script(script)), "fake heap".to_owned())
+        }
+        Err(err) => Opened::Failed(err),
+    }
+}
+
+/// Without the `fake-heap` feature there is no fake heap. The daemon refuses such a board
+/// first ([`refuse_unbuilt_backends`]); a caller that skips that check gets a failed heap.
+#[cfg(not(feature = "fake-heap"))]
+fn open_fake(decl: &HeapDecl, _caps: HeapCaps, _behaviour: &FakeBehaviour) -> Opened {
+    Opened::Failed(HeapError::Unsupported {
+        heap: decl.name.clone(),
+        reason: "kind = \"fake\" needs a test build (feature fake-heap)".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAKE_BOARD: &str = r#"
+schema = 1
+[board]
+name = "fake-refusal"
+mapper_suffix = "fake"
+[heaps.real]
+kind = "memfd"
+[heaps.scripted]
+kind = "fake"
+fail_after = 1
+[[rules]]
+name = "default"
+heaps = ["real", "scripted"]
+"#;
+
+    #[test]
+    fn a_build_without_the_fake_heap_refuses_a_fake_board_naming_file_and_heap() {
+        let map = UsageMap::from_toml_str(FAKE_BOARD, "fake-refusal.toml").unwrap();
+        let board = Path::new("boards/fake-refusal.toml");
+        let err = refuse_fake_heaps_unless(false, &map, board).unwrap_err();
+        assert!(
+            matches!(&err, StartupError::FakeHeapNotBuilt { board: b, heap } if b == board && heap == "scripted"),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.starts_with("boards/fake-refusal.toml: heap \"scripted\""), "{text}");
+        assert!(text.contains("fake-heap"), "{text}");
+    }
+
+    #[test]
+    fn a_build_with_the_fake_heap_or_a_board_without_one_loads() {
+        let map = UsageMap::from_toml_str(FAKE_BOARD, "fake-refusal.toml").unwrap();
+        assert!(refuse_fake_heaps_unless(true, &map, Path::new("b.toml")).is_ok());
+        let real_only = FAKE_BOARD.replace("kind = \"fake\"\nfail_after = 1", "kind = \"memfd\"");
+        let map = UsageMap::from_toml_str(&real_only, "real.toml").unwrap();
+        assert!(refuse_fake_heaps_unless(false, &map, Path::new("real.toml")).is_ok());
+    }
+
+    #[test]
+    fn this_build_reports_whether_it_has_the_fake_heap() {
+        let map = UsageMap::from_toml_str(FAKE_BOARD, "fake-refusal.toml").unwrap();
+        let result = refuse_unbuilt_backends(&map, Path::new("fake-refusal.toml"));
+        assert_eq!(result.is_ok(), cfg!(feature = "fake-heap"), "{result:?}");
+    }
 }

@@ -75,7 +75,7 @@ fn b6_exactly_the_cap_allocates_and_one_byte_more_does_not() {
     assert_allocation_ok(&allocation, 1);
     assert_eq!(allocation.buffers[0].0.alloc_size, MAX_BYTES_PER_BUFFER);
     let over = desc(cap + 1, 1, Format::Blob, bits::CPU_READ_OFTEN);
-    assert!(!fx.alloc.is_supported(&over));
+    assert!(fx.alloc.check_supported(&over).is_err());
     let err = assert_fails_clean(UNSUPPORTED, || fx.alloc.allocate2(&over, 1));
     over_cap(&err, Cap::BytesPerBuffer);
 }
@@ -115,7 +115,7 @@ fn c6_failure_of_the_kth_buffer_closes_the_earlier_ones() {
 fn d1_enomem_is_no_resources_and_the_next_request_succeeds() {
     let fx = fixture();
     fx.second.set_script(FakeScript::new().fail_call(fx.second.calls() + 1, Errno::ENOMEM));
-    assert!(fx.alloc.is_supported(&rgba64()), "exhaustion does not change isSupported");
+    assert!(fx.alloc.check_supported(&rgba64()).is_ok(), "exhaustion does not change isSupported");
     assert_fails_clean(NO_RESOURCES, || fx.alloc.allocate2(&rgba64(), 1));
     assert_allocation_ok(&fx.alloc.allocate2(&rgba64(), 1).unwrap(), 1);
 }
@@ -161,7 +161,7 @@ fn d3b_enomem_without_fallback_is_no_resources_and_the_second_heap_is_not_tried(
     let err = assert_fails_clean(NO_RESOURCES, || fx.alloc.allocate2(&display(), 1));
     assert!(matches!(err, AllocError::Exhausted { attempts: 1, .. }), "{err}");
     assert_eq!(fx.second.calls(), 0);
-    assert!(fx.alloc.is_supported(&display()));
+    assert!(fx.alloc.check_supported(&display()).is_ok());
 }
 
 #[test]
@@ -313,7 +313,11 @@ fn h_every_format_allocates_with_a_consistent_handle() {
             _ => (64, 64, CPU_RW),
         };
         let info = desc(w, h, format, usage);
-        assert!(fx.alloc.is_supported(&info), "{format}: {:?}", fx.alloc.support_error(&info));
+        assert!(
+            fx.alloc.check_supported(&info).is_ok(),
+            "{format}: {:?}",
+            fx.alloc.check_supported(&info).err()
+        );
         let allocation = fx.alloc.allocate2(&info, 2).unwrap();
         assert_allocation_ok(&allocation, 2);
         let handle = &allocation.buffers[0].0;

@@ -1,6 +1,10 @@
 //! Layout tables per format, board alignment, reserved region, and edge values (B7).
 
-use allocator_service::layout::{layout_format, Image, Layout, LayoutError, StrideUnit};
+use std::num::NonZeroU32;
+
+use allocator_service::error::{AllocError, Combination, DescriptorError, Unsupported};
+use allocator_service::layout::{Layout, LayoutError, StrideUnit};
+use allocator_service::request::Image;
 use hal_interface::handle::{BufferHandle, PlaneComponent};
 use hal_interface::usage::bits;
 use hal_interface::{Format, Usage};
@@ -9,8 +13,37 @@ use usage_map::Alignment;
 const PAGE: u64 = 4096;
 const GPU: u64 = bits::GPU_TEXTURE | bits::GPU_RENDER_TARGET;
 
+/// An image, or why `Image::new` refuses it (`None` for a zero dimension, which the type
+/// cannot hold).
+fn image_of(
+    format: Format,
+    usage: u64,
+    (width, height, layers): (u32, u32, u32),
+    reserved: u64,
+) -> Option<Result<Image, AllocError>> {
+    let (w, h, l) = (NonZeroU32::new(width)?, NonZeroU32::new(height)?, NonZeroU32::new(layers)?);
+    Some(Image::new(format, Usage::from_bits(usage), w, h, l, reserved))
+}
+
+/// GPU usage the format allows (BLOB is a data buffer, not an image).
+fn gpu_usage(format: Format) -> u64 {
+    if format == Format::Blob {
+        bits::GPU_DATA_BUFFER
+    } else {
+        GPU
+    }
+}
+
+fn image_with(format: Format, (width, height, layers): (u32, u32, u32), reserved: u64) -> Image {
+    image_of(format, gpu_usage(format), (width, height, layers), reserved).unwrap().unwrap()
+}
+
 fn image(format: Format, width: u32, height: u32) -> Image {
-    Image { format, usage: Usage::from_bits(GPU), width, height, layers: 1, reserved_size: 0 }
+    image_with(format, (width, height, 1), 0)
+}
+
+fn combination(format: Format, rule: Combination) -> Option<Result<Image, AllocError>> {
+    Some(Err(AllocError::Unsupported(Unsupported::Combination { format, rule })))
 }
 
 fn lay(format: Format, width: u32, height: u32) -> Layout {
@@ -152,8 +185,8 @@ fn blob_is_width_bytes_in_one_row() {
     let l = Layout::for_image(&image(Format::Blob, 1000, 1), &aligned, PAGE).unwrap();
     assert_eq!(l.stride_bytes(), 1000, "row alignment does not apply to BLOB");
     assert_eq!(
-        Layout::for_image(&image(Format::Blob, 1000, 2), &Alignment::NONE, PAGE),
-        Err(LayoutError::BlobShape { height: 2, layers: 1 })
+        image_of(Format::Blob, bits::GPU_DATA_BUFFER, (1000, 2, 1), 0),
+        combination(Format::Blob, Combination::BlobShape)
     );
 }
 
@@ -173,31 +206,37 @@ fn subsampled_formats_need_even_dimensions() {
 
 #[test]
 fn yuv_layouts_take_one_layer() {
-    let mut img = image(Format::Yv12, 64, 64);
-    img.layers = 2;
     assert_eq!(
-        Layout::for_image(&img, &Alignment::NONE, PAGE),
-        Err(LayoutError::YuvLayers { format: Format::Yv12, layers: 2 })
+        image_of(Format::Yv12, GPU, (64, 64, 2), 0),
+        combination(Format::Yv12, Combination::YuvLayers)
+    );
+    // IMPLEMENTATION_DEFINED that resolves to YCBCR_420_888 too.
+    assert_eq!(
+        image_of(Format::ImplementationDefined, bits::CAMERA_OUTPUT, (64, 64, 2), 0),
+        combination(Format::ImplementationDefined, Combination::YuvLayers)
     );
 }
 
 #[test]
 fn implementation_defined_is_resolved_from_usage() {
-    let resolve = |usage| layout_format(Format::ImplementationDefined, Usage::from_bits(usage));
+    let resolve = |usage| {
+        image_of(Format::ImplementationDefined, usage, (64, 64, 1), 0)
+            .unwrap()
+            .map(|image| image.layout_format())
+    };
+    let refused = Err(AllocError::Unsupported(Unsupported::Combination {
+        format: Format::ImplementationDefined,
+        rule: Combination::ImplementationDefinedWithCpu,
+    }));
     assert_eq!(resolve(GPU | bits::COMPOSER_OVERLAY), Ok(Format::Rgba8888));
     assert_eq!(resolve(0), Ok(Format::Rgba8888));
     assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::GPU_TEXTURE), Ok(Format::Ycbcr420_888));
     assert_eq!(resolve(bits::VIDEO_DECODER), Ok(Format::Ycbcr420_888));
     assert_eq!(resolve(bits::VIDEO_ENCODER), Ok(Format::Ycbcr420_888));
-    assert_eq!(resolve(bits::CPU_READ_RARELY), Err(LayoutError::ImplementationDefinedWithCpu));
-    assert_eq!(
-        resolve(bits::CAMERA_OUTPUT | bits::CPU_WRITE_OFTEN),
-        Err(LayoutError::ImplementationDefinedWithCpu)
-    );
-    assert_eq!(layout_format(Format::Unspecified, Usage::NONE), Err(LayoutError::Unspecified));
-    let mut img = image(Format::ImplementationDefined, 64, 64);
-    img.usage = Usage::from_bits(bits::CAMERA_OUTPUT);
-    let l = Layout::for_image(&img, &Alignment::NONE, PAGE).unwrap();
+    assert_eq!(resolve(bits::CPU_READ_RARELY), refused);
+    assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::CPU_WRITE_OFTEN), refused);
+    let img = image_of(Format::ImplementationDefined, bits::CAMERA_OUTPUT, (64, 64, 1), 0);
+    let l = Layout::for_image(&img.unwrap().unwrap(), &Alignment::NONE, PAGE).unwrap();
     assert_eq!((l.layout_format(), l.planes().len()), (Format::Ycbcr420_888, 2));
 }
 
@@ -237,8 +276,7 @@ fn size_alignment_and_pages_round_the_total() {
 
 #[test]
 fn layers_multiply_the_layer_size() {
-    let mut img = image(Format::Rgba8888, 64, 64);
-    img.layers = 3;
+    let img = image_with(Format::Rgba8888, (64, 64, 3), 0);
     let l = Layout::for_image(&img, &Alignment::NONE, PAGE).unwrap();
     assert_eq!((l.layer_size(), l.image_size(), l.total_size().get()), (16384, 49152, 49152));
 }
@@ -246,8 +284,7 @@ fn layers_multiply_the_layer_size() {
 #[test]
 fn reserved_region_starts_on_the_page_after_the_image() {
     let with_reserved = |width, reserved| {
-        let mut img = image(Format::Blob, width, 1);
-        img.reserved_size = reserved;
+        let img = image_with(Format::Blob, (width, 1, 1), reserved);
         Layout::for_image(&img, &Alignment::NONE, PAGE).unwrap()
     };
     let l = with_reserved(100, 10);
@@ -258,8 +295,7 @@ fn reserved_region_starts_on_the_page_after_the_image() {
     assert_eq!((l.reserved_offset(), l.total_size().get()), (0, 4096));
     let l = with_reserved(1, u64::MAX - 8191);
     assert_eq!((l.reserved_offset(), l.total_size().get()), (4096, u64::MAX - 4095));
-    let mut huge = image(Format::Blob, 1, 1);
-    huge.reserved_size = u64::MAX - 100;
+    let huge = image_with(Format::Blob, (1, 1, 1), u64::MAX - 100);
     assert!(matches!(
         Layout::for_image(&huge, &Alignment::NONE, PAGE),
         Err(LayoutError::Overflow { .. })
@@ -267,14 +303,10 @@ fn reserved_region_starts_on_the_page_after_the_image() {
 }
 
 #[test]
-fn zero_dimensions_and_unspecified_have_no_layout() {
+fn unspecified_is_not_an_image() {
     assert_eq!(
-        Layout::for_image(&image(Format::Rgba8888, 0, 1), &Alignment::NONE, PAGE),
-        Err(LayoutError::ZeroDimension)
-    );
-    assert_eq!(
-        Layout::for_image(&image(Format::Unspecified, 1, 1), &Alignment::NONE, PAGE),
-        Err(LayoutError::Unspecified)
+        image_of(Format::Unspecified, GPU, (1, 1, 1), 0),
+        Some(Err(AllocError::Descriptor(DescriptorError::UnspecifiedFormat)))
     );
 }
 
@@ -334,13 +366,10 @@ fn edge_values_never_panic_and_never_undersize() {
             for height in EDGES {
                 for layers in [1, 2, 6, u32::MAX] {
                     for align in &alignments {
-                        let img = Image {
-                            format,
-                            usage: Usage::from_bits(GPU),
-                            width,
-                            height,
-                            layers,
-                            reserved_size: u64::from(width),
+                        let dims = (width, height, layers);
+                        let usage = gpu_usage(format);
+                        let Some(Ok(img)) = image_of(format, usage, dims, width.into()) else {
+                            continue;
                         };
                         let Ok(l) = Layout::for_image(&img, align, PAGE) else { continue };
                         ok += 1;
@@ -359,7 +388,7 @@ fn edge_values_never_panic_and_never_undersize() {
                             height,
                             layers,
                             format: format.raw(),
-                            usage: GPU,
+                            usage,
                             stride_pixels: u32::try_from(l.reported_stride()).unwrap(),
                             stride_bytes: l.stride_bytes(),
                             alloc_size: l.total_size().get(),
@@ -368,6 +397,7 @@ fn edge_values_never_panic_and_never_undersize() {
                             heap: "edge".into(),
                             reserved_offset: l.reserved_offset(),
                             reserved_size: l.reserved_size(),
+                            metadata_size: hal_interface::shared_metadata::REGION_SIZE,
                         };
                         handle
                             .validate()
@@ -388,8 +418,7 @@ fn wrapping_products_are_refused_not_shrunk() {
         assert!(l.total_size().get() >= u64::from(w) * u64::from(h));
     }
     // A size beyond u64 is an overflow error, never a small buffer.
-    let mut img = image(Format::RgbaFp16, u32::MAX, u32::MAX);
-    img.layers = u32::MAX;
+    let img = image_with(Format::RgbaFp16, (u32::MAX, u32::MAX, u32::MAX), 0);
     assert!(matches!(
         Layout::for_image(&img, &Alignment::NONE, PAGE),
         Err(LayoutError::Overflow { .. })

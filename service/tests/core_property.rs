@@ -130,8 +130,8 @@ proptest! {
             let heap = if first { &fx.first } else { &fx.second };
             heap.set_script(FakeScript::new().fail_call(heap.calls() + 1, errno));
         }
-        let supported = fx.alloc.is_supported(&info);
-        let reason = fx.alloc.support_error(&info);
+        let supported = fx.alloc.check_supported(&info).is_ok();
+        let reason = fx.alloc.check_supported(&info).err();
         prop_assert_eq!(supported, reason.is_none());
         let before = open_fds();
         let result = fx.alloc.allocate2(&info, 1);

@@ -4,8 +4,8 @@
 mod core_support;
 
 use allocator_service::allocator::Allocator;
-use allocator_service::error::AllocError;
-use allocator_service::startup::{open_heaps, HeapOutcome, StartupError};
+use allocator_service::error::{AllocError, BoardRefusal};
+use allocator_service::startup::{open_heaps, HeapOutcome};
 use core_support::*;
 use hal_interface::aidl::AllocationError;
 use hal_interface::usage::bits;
@@ -72,7 +72,7 @@ heaps = ["system"]
     .unwrap();
     let (_root, probe) = empty_probe();
     let err = open_heaps(&map, &probe).unwrap_err();
-    let StartupError::NoHeapOpened(report) = &err else { panic!("{err}") };
+    let report = err.report().unwrap_or_else(|| panic!("{err}"));
     assert!(matches!(report.heaps[0].outcome, HeapOutcome::Absent { .. }));
     let text = err.to_string();
     assert!(
@@ -144,9 +144,9 @@ heaps = ["memfd"]
 
     let alloc = Allocator::new(map, table);
     let scanout = desc(64, 64, Format::Rgba8888, bits::COMPOSER_CLIENT_TARGET);
-    assert!(!alloc.is_supported(&scanout));
+    assert!(alloc.check_supported(&scanout).is_err());
     let err = assert_fails_clean(AllocationError::UNSUPPORTED, || alloc.allocate2(&scanout, 1));
-    assert!(matches!(err, AllocError::Refused(_)), "{err}");
+    assert!(matches!(err, AllocError::Refused(BoardRefusal::NoHeapPresent { .. })), "{err}");
     // The camera rule skips its absent ION heap and serves from memfd.
     let camera = desc(64, 64, Format::Rgba8888, bits::CAMERA_OUTPUT);
     let allocation = alloc.allocate2(&camera, 1).unwrap();
@@ -170,7 +170,7 @@ fn fake_exhaustion_board_behaves_as_documented() {
     assert_eq!(heaps, ["fake-cma", "fake-cma", "fake-system"]);
     // COMPOSER_CLIENT_TARGET: fake-cma only, exhausted now.
     let display = usage(bits::COMPOSER_CLIENT_TARGET);
-    assert!(alloc.is_supported(&display));
+    assert!(alloc.check_supported(&display).is_ok());
     assert_fails_clean(AllocationError::NO_RESOURCES, || alloc.allocate2(&display, 1));
     // VIDEO_ENCODER: EINVAL from fake-einval; fake-system is not tried.
     let system_before = alloc.stats().heap("fake-system").unwrap().buffers;
@@ -211,10 +211,10 @@ fn every_shipped_board_opens_on_this_host_or_reports_why_not() {
                 assert!(table.present() > 0);
                 assert!(!report.to_string().is_empty());
             }
-            Err(StartupError::NoHeapOpened(report)) => {
-                println!("{}: no heap on this host:\n{report}", path.display());
-            }
-            Err(err) => panic!("{}: {err}", path.display()),
+            Err(err) => match err.report() {
+                Some(report) => println!("{}: no heap on this host:\n{report}", path.display()),
+                None => panic!("{}: {err}", path.display()),
+            },
         }
         checked += 1;
     }

@@ -6,7 +6,9 @@ mod core_support;
 
 use std::time::{Duration, Instant};
 
-use allocator_service::error::{AllocError, Cap, DescriptorError, Unsupported};
+use allocator_service::error::{
+    AllocError, BoardRefusal, Cap, Combination, DescriptorError, Unsupported,
+};
 use allocator_service::request::{Request, DATASPACE_OPTION};
 use core_support::*;
 use hal_interface::aidl::{AllocationError, BufferDescriptorInfo, BufferUsage, PixelFormat};
@@ -21,7 +23,7 @@ const UNSUPPORTED: AllocationError = AllocationError::UNSUPPORTED;
 /// and no heap was called.
 fn refused(fx: &Fixture, info: &BufferDescriptorInfo, code: AllocationError) -> AllocError {
     let calls = fx.heap_calls();
-    assert!(!fx.alloc.is_supported(info), "is_supported must be false for {info:?}");
+    assert!(fx.alloc.check_supported(info).is_err(), "is_supported must be false for {info:?}");
     assert_fails_clean(code, || fx.alloc.allocate2(info, 3));
     let err = assert_fails_clean(code, || fx.alloc.allocate2(info, 1));
     assert_eq!(fx.heap_calls(), calls, "a refused request reached a heap");
@@ -29,7 +31,7 @@ fn refused(fx: &Fixture, info: &BufferDescriptorInfo, code: AllocationError) -> 
 }
 
 fn accepted(fx: &Fixture, info: &BufferDescriptorInfo) {
-    assert!(fx.alloc.is_supported(info), "{:?}", fx.alloc.support_error(info));
+    assert!(fx.alloc.check_supported(info).is_ok(), "{:?}", fx.alloc.check_supported(info).err());
     let allocation = fx.alloc.allocate2(info, 1).expect("allocates");
     assert_allocation_ok(&allocation, 1);
 }
@@ -130,7 +132,7 @@ fn a7_ten_thousand_options_are_rejected_without_scanning() {
     let fastest = (0..3)
         .map(|_| {
             let start = Instant::now();
-            assert!(!fx.alloc.is_supported(&info));
+            assert!(fx.alloc.check_supported(&info).is_err());
             start.elapsed()
         })
         .min()
@@ -266,7 +268,14 @@ fn layouts_that_cannot_exist_are_unsupported() {
     let layout = |err: AllocError| assert!(matches!(err, AllocError::Layout(_)), "{err}");
     layout(refused(&fx, &desc(63, 64, Format::Yv12, CPU_RW), UNSUPPORTED));
     layout(refused(&fx, &desc(102, 4, Format::Raw10, CPU_RW), UNSUPPORTED));
-    layout(refused(&fx, &desc(64, 64, Format::ImplementationDefined, CPU_RW), UNSUPPORTED));
+    let err = refused(&fx, &desc(64, 64, Format::ImplementationDefined, CPU_RW), UNSUPPORTED);
+    assert_eq!(
+        err,
+        AllocError::Unsupported(Unsupported::Combination {
+            format: Format::ImplementationDefined,
+            rule: Combination::ImplementationDefinedWithCpu,
+        })
+    );
     accepted(&fx, &desc(64, 64, Format::ImplementationDefined, bits::GPU_TEXTURE));
     accepted(&fx, &desc(64, 64, Format::Yv12, CPU_RW));
     accepted(&fx, &desc(64, 64, Format::Ycbcr420_888, CPU_RW));
@@ -277,10 +286,13 @@ fn layouts_that_cannot_exist_are_unsupported() {
 fn board_refusals_are_unsupported() {
     let fx = fixture();
     let err = refused(&fx, &with_usage(bits::PROTECTED | bits::COMPOSER_OVERLAY), UNSUPPORTED);
-    assert!(matches!(err, AllocError::Refused(_)), "{err}");
+    assert!(matches!(err, AllocError::Refused(BoardRefusal::Rejected { .. })), "{err}");
     // The decoder rule's only heap is declared but absent.
     let err = refused(&fx, &with_usage(bits::VIDEO_DECODER), UNSUPPORTED);
-    assert!(matches!(err, AllocError::Refused(ref text) if text.contains("decoder")), "{err}");
+    assert!(
+        matches!(err, AllocError::Refused(BoardRefusal::NoHeapPresent { ref rule }) if rule.name == "decoder"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -348,7 +360,7 @@ fn c5_count_times_size_over_the_call_cap_is_refused_before_any_heap_call() {
     let err = assert_fails_clean(UNSUPPORTED, || fx.alloc.allocate2(&info, 5));
     assert!(matches!(err, AllocError::OverCap { cap: Cap::BytesPerCall, .. }), "{err}");
     assert_eq!(fx.heap_calls(), 0);
-    assert!(fx.alloc.is_supported(&info));
+    assert!(fx.alloc.check_supported(&info).is_ok());
     let allocation = fx.alloc.allocate2(&info, 4).unwrap();
     assert_allocation_ok(&allocation, 4);
 }

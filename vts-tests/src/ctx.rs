@@ -314,12 +314,5 @@ fn detect_service_pid(endpoint: &Endpoint) -> Option<u32> {
 
 /// An error and its `source()` chain on one line.
 pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    hal_interface::wire::Chain(err).to_string()
 }

@@ -57,7 +57,7 @@ pub fn copy(info: &BufferDescriptorInfo) -> BufferDescriptorInfo {
 
 /// The usage word as unsigned bits.
 pub fn usage_of(info: &BufferDescriptorInfo) -> u64 {
-    Usage::from_wire(info.usage.0).bits()
+    Usage::from_wire_raw(info.usage.0).bits()
 }
 
 /// A short description for messages: `YV12 64x64x1 usage=CPU_READ_OFTEN|GPU_TEXTURE`, plus
@@ -69,7 +69,7 @@ pub fn describe(info: &BufferDescriptorInfo) -> String {
         info.width,
         info.height,
         info.layerCount,
-        Usage::from_wire(info.usage.0)
+        Usage::from_wire_raw(info.usage.0)
     );
     if info.reservedSize != 0 {
         text.push_str(&format!(" reserved={}", info.reservedSize));

@@ -266,7 +266,7 @@ impl IAllocator for Broken {
         if self.fault == Fault::IsSupportedAlwaysTrue {
             return Ok(true);
         }
-        Ok(self.doctor(descriptor).is_ok_and(|info| self.core.is_supported(&info)))
+        Ok(self.doctor(descriptor).is_ok_and(|info| self.core.check_supported(&info).is_ok()))
     }
 
     fn getIMapperLibrarySuffix(&self) -> BinderResult<String> {

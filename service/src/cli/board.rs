@@ -27,7 +27,8 @@ pub(super) fn explain(
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let map = UsageMap::load(file)?;
-    if let Err(err) = usage.check() {
+    // As the service parses the wire word.
+    if let Err(err) = Usage::from_wire(usage.to_wire()) {
         write_out(out, &format!("note: the service refuses this usage before any rule ({err})\n"))?;
     }
     let unclaimed = usage.vendor_bits() & !map.claimed_vendor_bits();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use allocator_service::allocator::{Allocation, Allocator};
 use allocator_service::error::AllocError;
-use allocator_service::startup::HeapTable;
+use allocator_service::heap_table::HeapTable;
 use hal_interface::aidl::{
     AllocationError, BufferDescriptorInfo, BufferUsage, ExtendableType, PixelFormat,
 };
