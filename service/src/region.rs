@@ -9,6 +9,8 @@
 //! rest of the region is left as the heap zeroed it (written out in full for a heap that does
 //! not zero).
 //!
+//! Each dma-buf is also named for `/proc/<pid>/fdinfo` and `dmabuf_dump` ([`dmabuf_label`]).
+//!
 //! Buffer ids ([`BufferIds`]) are `start << 32 | counter`: the high 32 bits are the low 32
 //! bits of the wall clock in milliseconds when the allocator started, plus a per-process
 //! instance count (so two allocators in one process differ even within a millisecond); the
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hal_interface::shared_metadata::{self, RegionAccess, RegionError, REGION_SIZE};
+use hal_interface::Format;
 use heaps::dmabuf::{AccessError, Mapping};
 use heaps::{Errno, Heap, HeapError, MemfdHeap};
 use usage_map::{HeapBackend, UsageMap};
@@ -187,6 +190,51 @@ impl MetadataRegions {
     }
 }
 
+/// Bytes of the requester name kept in a dma-buf name (the rest identifies the buffer).
+const LABEL_NAME_LEN: usize = 7;
+
+/// The dma-buf name (`DMA_BUF_SET_NAME`, at most 31 bytes, seen in `/proc/<pid>/fdinfo` and
+/// `dmabuf_dump`): the start of the requester's name (or the heap name when it has none), a
+/// usage class, `WxH` and the format, e.g. `Surface hwc 1920x1080 RGBA_8888`; the tail is
+/// cut when it does not fit. The full name is in the metadata region.
+pub fn dmabuf_label(name: &str, width: u32, height: u32, format: Format, usage: u64) -> String {
+    let mut label = String::with_capacity(48);
+    push_cut(&mut label, name.split('\0').next().unwrap_or_default(), LABEL_NAME_LEN);
+    label.push_str(&format!(" {} {width}x{height} {format}", usage_class(usage)));
+    let kept = heaps::dmabuf::truncate_name(&label).len();
+    label.truncate(kept);
+    label
+}
+
+fn push_cut(out: &mut String, text: &str, max: usize) {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    out.push_str(text.get(..end).unwrap_or_default());
+}
+
+/// Who the buffer is for, in three letters.
+fn usage_class(usage: u64) -> &'static str {
+    use hal_interface::usage::bits;
+    if usage & (bits::CAMERA_OUTPUT | bits::CAMERA_INPUT) != 0 {
+        "cam"
+    } else if usage & (bits::VIDEO_ENCODER | bits::VIDEO_DECODER) != 0 {
+        "vid"
+    } else if usage
+        & (bits::COMPOSER_OVERLAY | bits::COMPOSER_CLIENT_TARGET | bits::COMPOSER_CURSOR)
+        != 0
+    {
+        "hwc"
+    } else if usage & (bits::GPU_TEXTURE | bits::GPU_RENDER_TARGET | bits::GPU_DATA_BUFFER) != 0 {
+        "gpu"
+    } else if usage & (bits::CPU_READ_MASK | bits::CPU_WRITE_MASK) != 0 {
+        "cpu"
+    } else {
+        "buf"
+    }
+}
+
 /// Instances of [`BufferIds`] made by this process (mixed into the start value).
 static INSTANCES: AtomicU32 = AtomicU32::new(0);
 
@@ -232,6 +280,25 @@ impl Default for BufferIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dmabuf_labels_name_the_requester_class_size_and_format_within_31_bytes() {
+        use hal_interface::usage::bits;
+        let label = dmabuf_label(
+            "SurfaceFlinger client target",
+            1920,
+            1080,
+            Format::Rgba8888,
+            bits::COMPOSER_CLIENT_TARGET | bits::GPU_RENDER_TARGET,
+        );
+        assert_eq!(label, "Surface hwc 1920x1080 RGBA_8888");
+        let camera = dmabuf_label("cam", 640, 480, Format::Ycbcr420_888, bits::CAMERA_OUTPUT);
+        assert!(camera.starts_with("cam cam 640x480 "), "{camera}");
+        assert!(camera.len() <= 31, "{camera}");
+        let long = dmabuf_label("é", 65535, 65535, Format::ImplementationDefined, 0);
+        assert!(long.len() <= 31 && long.starts_with("é buf 65535x65535 "), "{long}");
+        assert_eq!(dmabuf_label("", 1, 1, Format::Blob, bits::CPU_READ_OFTEN), " cpu 1x1 BLOB");
+    }
 
     #[test]
     fn ids_count_up_under_the_start_value() {
