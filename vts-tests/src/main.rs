@@ -7,8 +7,8 @@
 //!
 //! The mapper library (`mapper_stablec.*` area and the allocator VTS set-up rule): `--mapper
 //! PATH`, else `mapper.<suffix>.so` (suffix from `getIMapperLibrarySuffix`) in
-//! `$GRALLOC_MAPPER_DIR` or next to this binary. Without one the suite does not start, unless
-//! `--no-mapper` is given.
+//! `$GRALLOC_MAPPER_DIR`, next to this binary, or (Android) `/vendor/lib[64]/hw`. Without one
+//! the suite does not start, unless `--no-mapper` is given.
 //!
 //! Exit status: 0 when no case failed, 1 when any failed, 2 when the suite could not start.
 
@@ -39,8 +39,9 @@ struct Args {
     /// socket, or the only `gralloc-allocator` process on kernel binder).
     #[arg(long, value_name = "PID")]
     service_pid: Option<u32>,
-    /// The mapper library to check (default: `mapper.<suffix>.so` in `$GRALLOC_MAPPER_DIR` or
-    /// next to this binary, the suffix from `getIMapperLibrarySuffix`).
+    /// The mapper library to check (default: `mapper.<suffix>.so` in `$GRALLOC_MAPPER_DIR`,
+    /// next to this binary or in `/vendor/lib[64]/hw` on Android, the suffix from
+    /// `getIMapperLibrarySuffix`).
     #[arg(long, value_name = "PATH", conflicts_with = "no_mapper")]
     mapper: Option<PathBuf>,
     /// Run without a mapper library: the `mapper_stablec.*` cases skip.

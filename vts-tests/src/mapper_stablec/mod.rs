@@ -50,11 +50,17 @@ pub enum MapperChoice {
 }
 
 impl MapperChoice {
-    /// The default search: `$GRALLOC_MAPPER_DIR` (when set), then the directory of `exe`.
+    /// The default search: `$GRALLOC_MAPPER_DIR` (when set), then the directory of `exe`,
+    /// then on Android the directory the platform loads mappers from (`/vendor/lib64/hw`, or
+    /// `/vendor/lib/hw` for a 32-bit suite).
     pub fn default_search(env_dir: Option<PathBuf>, exe: Option<&Path>) -> Self {
         let mut dirs: Vec<PathBuf> = env_dir.into_iter().collect();
         if let Some(dir) = exe.and_then(Path::parent) {
             dirs.push(dir.to_owned());
+        }
+        if cfg!(target_os = "android") {
+            let lib = if cfg!(target_pointer_width = "64") { "lib64" } else { "lib" };
+            dirs.push(Path::new("/vendor").join(lib).join("hw"));
         }
         Self::Search(dirs)
     }
