@@ -390,6 +390,161 @@ fn check_limits(image: &Image, limits: &Limits) -> Result<(), AllocError> {
 mod tests {
     use super::*;
 
+    use hal_interface::aidl::{BufferUsage, ExtendableType, PixelFormat};
+    use hal_interface::usage::UsageError;
+
+    const GPU: u64 = bits::GPU_TEXTURE;
+
+    fn host_board() -> UsageMap {
+        let board = concat!(env!("CARGO_MANIFEST_DIR"), "/../usage-map/boards/host.toml");
+        UsageMap::load(std::path::Path::new(board)).unwrap()
+    }
+
+    fn info(width: i32, height: i32, layers: i32, format: i32, usage: u64) -> BufferDescriptorInfo {
+        BufferDescriptorInfo {
+            width,
+            height,
+            layerCount: layers,
+            format: PixelFormat(format),
+            usage: BufferUsage(Usage::from_bits(usage).to_wire()),
+            ..Default::default()
+        }
+    }
+
+    fn rgba(usage: u64) -> BufferDescriptorInfo {
+        info(64, 64, 1, Format::Rgba8888.raw(), usage)
+    }
+
+    fn option(name: &str, value: i64) -> ExtendableType {
+        ExtendableType { name: name.to_owned(), value }
+    }
+
+    fn nz(v: u32) -> NonZeroU32 {
+        NonZeroU32::new(v).unwrap()
+    }
+
+    /// Every descriptor rule has its own error value, and each one is reachable.
+    #[test]
+    fn each_descriptor_rule_is_one_reachable_error() {
+        let map = host_board();
+        let mut negative_reserved = rgba(GPU);
+        negative_reserved.reservedSize = -1;
+        let mut unknown_option = rgba(GPU);
+        unknown_option.additionalOptions = vec![option("vendor.foo", 1)];
+        let mut twice = rgba(GPU);
+        twice.additionalOptions = vec![option(DATASPACE_OPTION, 0), option(DATASPACE_OPTION, 0)];
+        let mut out_of_range = rgba(GPU);
+        out_of_range.additionalOptions = vec![option(DATASPACE_OPTION, i64::MAX)];
+        let cases: Vec<(BufferDescriptorInfo, AllocError)> = vec![
+            (
+                info(0, 64, 1, Format::Rgba8888.raw(), GPU),
+                DescriptorError::NotPositive { field: "width", value: 0 }.into(),
+            ),
+            (
+                info(64, 64, -1, Format::Rgba8888.raw(), GPU),
+                DescriptorError::NotPositive { field: "layerCount", value: -1 }.into(),
+            ),
+            (info(64, 64, 1, 0, GPU), DescriptorError::UnspecifiedFormat.into()),
+            (negative_reserved, DescriptorError::NegativeReservedSize(-1).into()),
+            (info(64, 64, 1, 0x7fff_0000, GPU), Unsupported::UnknownFormat(0x7fff_0000).into()),
+            (
+                rgba(1 << 10),
+                Unsupported::Usage { usage: 1 << 10, source: UsageError::ReservedBits(1 << 10) }
+                    .into(),
+            ),
+            (rgba(GPU | 1 << 28), Unsupported::VendorBits { bits: 1 << 28 }.into()),
+            (unknown_option, Unsupported::UnknownOption("vendor.foo".into()).into()),
+            (twice, Unsupported::DuplicateOption(DATASPACE_OPTION).into()),
+            (
+                out_of_range,
+                Unsupported::OptionValue { name: DATASPACE_OPTION, value: i64::MAX }.into(),
+            ),
+            (
+                rgba(bits::PROTECTED | bits::CPU_READ_OFTEN),
+                Unsupported::Combination {
+                    format: Format::Rgba8888,
+                    rule: Combination::ProtectedWithCpu,
+                }
+                .into(),
+            ),
+            (
+                info(64, 1 << 20, 1, Format::Rgba8888.raw(), GPU),
+                AllocError::OverCap {
+                    cap: Cap::Height,
+                    value: 1 << 20,
+                    limit: map.limits().max_height.into(),
+                },
+            ),
+        ];
+        for (info, expected) in cases {
+            assert_eq!(Request::from_descriptor(&info, &map), Err(expected), "{info:?}");
+        }
+        assert_eq!(parse_count(-1), Err(DescriptorError::NegativeCount(-1)));
+        assert_eq!(parse_count(0), Ok(0));
+    }
+
+    /// Every format/usage combination rule is one `Combination` value, and each is reachable.
+    #[test]
+    fn each_combination_rule_is_one_reachable_value() {
+        let cases = [
+            (
+                Format::ImplementationDefined,
+                bits::CPU_READ_RARELY,
+                (64, 64, 1),
+                Combination::ImplementationDefinedWithCpu,
+            ),
+            (
+                Format::Rgba8888,
+                bits::PROTECTED | bits::CPU_WRITE_OFTEN,
+                (64, 64, 1),
+                Combination::ProtectedWithCpu,
+            ),
+            (
+                Format::Rgba8888,
+                bits::SENSOR_DIRECT_DATA,
+                (64, 64, 1),
+                Combination::SensorDirectWithoutBlob,
+            ),
+            (Format::Blob, bits::CPU_READ_OFTEN, (64, 2, 1), Combination::BlobShape),
+            (Format::Blob, bits::CPU_READ_OFTEN, (64, 1, 2), Combination::BlobShape),
+            (Format::Blob, bits::GPU_TEXTURE, (64, 1, 1), Combination::BlobImageUsage),
+            (Format::Yv12, GPU, (64, 64, 2), Combination::YuvLayers),
+            (
+                Format::ImplementationDefined,
+                bits::VIDEO_DECODER,
+                (64, 64, 2),
+                Combination::YuvLayers,
+            ),
+            (
+                Format::Ycbcr420_888,
+                bits::GPU_MIPMAP_COMPLETE,
+                (64, 64, 1),
+                Combination::YuvCubeOrMipmap,
+            ),
+            (Format::Rgba8888, bits::GPU_CUBE_MAP, (64, 32, 6), Combination::CubeNotSquare),
+            (Format::Rgba8888, bits::GPU_CUBE_MAP, (64, 64, 4), Combination::CubeLayers),
+        ];
+        for (format, usage, (w, h, l), rule) in cases {
+            let image = Image::new(format, Usage::from_bits(usage), nz(w), nz(h), nz(l), 0);
+            assert_eq!(
+                image,
+                Err(Unsupported::Combination { format, rule }.into()),
+                "{format} {usage:#x} {w}x{h}x{l}"
+            );
+        }
+        let unspecified = Image::new(Format::Unspecified, Usage::NONE, nz(1), nz(1), nz(1), 0);
+        assert_eq!(unspecified, Err(DescriptorError::UnspecifiedFormat.into()));
+        let cube = Image::new(
+            Format::Rgba8888,
+            Usage::from_bits(bits::GPU_CUBE_MAP),
+            nz(8),
+            nz(8),
+            nz(12),
+            0,
+        );
+        assert!(cube.is_ok(), "{cube:?}");
+    }
+
     #[test]
     fn descriptor_name_stops_at_nul_and_never_reads_byte_127() {
         let mut wire = [b'a'; 128];
