@@ -8,10 +8,11 @@
 //! fallback; any other error stops the call at once. All or nothing: the fds made so far
 //! live in a `Vec<OwnedFd>`-like list that an early return drops, closing them.
 //!
-//! Each buffer is named for accounting (`DMA_BUF_SET_NAME`: the descriptor name, or the heap
-//! name when the descriptor has none, cut to 31 bytes) and identified by its inode number
-//! (`fstat().st_ino`: unique per dma-buf system-wide, and stable across service restarts,
-//! unlike a counter).
+//! Each buffer is named for accounting (`DMA_BUF_SET_NAME`, [`dmabuf_label`]: the start of
+//! the descriptor name, or the heap name when it has none, usage class, size, format), gets
+//! a buffer id unique across allocator restarts ([`BufferIds`]) and a shared metadata region
+//! ([`MetadataRegions::create`]: the full name and the Dataspace option, or UNKNOWN). Both
+//! fds live in the same owned list, so a failure at any buffer closes every fd made so far.
 //!
 //! [`Allocator::check_supported`] runs the same checks as `allocate2` with `count = 1` up to
 //! the first heap call, so `Ok` means "succeeds unless resources run out".
@@ -27,6 +28,7 @@ use usage_map::{Availability, Plan, UsageMap};
 use crate::error::{AllocError, BoardRefusal, Cap, DescriptorError};
 use crate::heap_table::HeapTable;
 use crate::layout::Layout;
+use crate::region::{dmabuf_label, BufferIds, MetadataRegions};
 use crate::request::{parse_count, Request};
 use crate::stats::{Stats, StatsSnapshot};
 
@@ -35,8 +37,9 @@ use crate::stats::{Stats, StatsSnapshot};
 pub struct Allocation {
     /// `AllocationResult.stride`: common to all buffers; pixels (bytes for RAW10/RAW12).
     pub stride: i32,
-    /// One handle description and its dma-buf fd per buffer, `count` of them.
-    pub buffers: Vec<(BufferHandle, OwnedFd)>,
+    /// Per buffer, `count` of them: the handle description, the dma-buf fd and the shared
+    /// metadata region fd (the handle's fds 0 and 1).
+    pub buffers: Vec<(BufferHandle, OwnedFd, OwnedFd)>,
 }
 
 /// The allocator service core. Shared by every binder thread (`&self` only).
@@ -46,6 +49,8 @@ pub struct Allocator {
     heaps: HeapTable,
     availability: Availability,
     stats: Stats,
+    regions: MetadataRegions,
+    ids: BufferIds,
 }
 
 /// Everything decided before the first heap call.
@@ -62,7 +67,21 @@ impl Allocator {
     pub fn new(map: UsageMap, heaps: HeapTable) -> Allocator {
         let availability = map.check_available(|decl| heaps.get(decl.id).is_some());
         let stats = Stats::new(map.heaps().iter().map(|h| h.name.clone()).collect());
-        Allocator { map, heaps, availability, stats }
+        let regions = MetadataRegions::for_board(&map, &heaps);
+        log::info!("metadata regions from {}", regions.source());
+        Allocator { map, heaps, availability, stats, regions, ids: BufferIds::new() }
+    }
+
+    /// Replaces where metadata regions come from (tests inject failing heaps).
+    #[must_use]
+    pub fn with_regions(mut self, regions: MetadataRegions) -> Self {
+        self.regions = regions;
+        self
+    }
+
+    /// What serves the buffers' metadata regions (`memfd`, `heap system`, ...).
+    pub fn metadata_source(&self) -> &str {
+        self.regions.source()
     }
 
     /// The board's usage map.
@@ -136,9 +155,21 @@ impl Allocator {
         let mut template = Some(template);
         for index in 0..count {
             let (fd, heap_name) = self.allocate_one(&plan, len)?;
-            let dmabuf_name = if name.is_empty() { heap_name } else { &name };
-            dmabuf::set_name_best_effort(fd.as_fd(), dmabuf_name);
-            let buffer_id = dmabuf::inode(fd.as_fd()).map_err(AllocError::BufferId)?;
+            let requester = if name.is_empty() { heap_name } else { &name };
+            let label = dmabuf_label(
+                requester,
+                request.width(),
+                request.height(),
+                request.format(),
+                request.usage().bits(),
+            );
+            dmabuf::set_name_best_effort(fd.as_fd(), &label);
+            let metadata = self
+                .regions
+                .create(request.name().as_bytes(), request.dataspace().unwrap_or(0))
+                .map_err(AllocError::MetadataRegion)?;
+            self.stats.record_region(u64::from(hal_interface::shared_metadata::REGION_SIZE));
+            let buffer_id = self.ids.next_id();
             // The last buffer takes the template itself: one handle allocation per buffer.
             let mut handle = match template.as_ref() {
                 Some(t) if index.saturating_add(1) < count => t.clone(),
@@ -146,7 +177,7 @@ impl Allocator {
             };
             handle.buffer_id = buffer_id;
             dmabuf::truncate_name(heap_name).clone_into(&mut handle.heap);
-            buffers.push((handle, fd));
+            buffers.push((handle, fd, metadata));
         }
         log::debug!(
             "allocated {count} x {len} bytes, {} {}x{}x{}, {plan}",
@@ -273,5 +304,6 @@ fn template_handle(request: &Request, layout: &Layout) -> BufferHandle {
         heap: String::new(),
         reserved_offset: layout.reserved_offset(),
         reserved_size: layout.reserved_size(),
+        metadata_size: hal_interface::shared_metadata::REGION_SIZE,
     }
 }

@@ -152,8 +152,8 @@ impl AllocatorService {
 /// them after the reply is written, so the service keeps none.
 fn into_reply(allocation: Allocation) -> Result<AllocationResult, AllocError> {
     let mut buffers = Vec::with_capacity(allocation.buffers.len());
-    for (handle, fd) in allocation.buffers {
-        buffers.push(handle.into_native(fd).map_err(AllocError::Handle)?);
+    for (handle, fd, metadata) in allocation.buffers {
+        buffers.push(handle.into_native(fd, metadata).map_err(AllocError::Handle)?);
     }
     Ok(AllocationResult { stride: allocation.stride, buffers })
 }

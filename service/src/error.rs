@@ -197,6 +197,9 @@ pub enum AllocError {
     /// The new buffer could not be identified (fstat failed).
     #[error("cannot read the new buffer's inode")]
     BufferId(#[source] Errno),
+    /// The buffer's shared metadata region could not be made.
+    #[error("metadata region")]
+    MetadataRegion(#[source] crate::region::RegionCreateError),
     /// The layout cannot be described by the handle codec.
     #[error("buffer handle cannot describe the layout")]
     Handle(#[source] HandleError),
@@ -215,9 +218,10 @@ impl AllocError {
             | Self::OverCap { .. }
             | Self::Refused(_)
             | Self::Handle(_) => AllocationError::UNSUPPORTED,
-            Self::Exhausted { .. } | Self::HeapFailed(_) | Self::BufferId(_) => {
-                AllocationError::NO_RESOURCES
-            }
+            Self::Exhausted { .. }
+            | Self::HeapFailed(_)
+            | Self::BufferId(_)
+            | Self::MetadataRegion(_) => AllocationError::NO_RESOURCES,
         }
     }
 
@@ -226,6 +230,7 @@ impl AllocError {
     pub fn is_unexpected(&self) -> bool {
         match self {
             Self::HeapFailed(_) | Self::BufferId(_) | Self::Handle(_) => true,
+            Self::MetadataRegion(err) => !err.is_transient(),
             Self::Descriptor(_)
             | Self::Unsupported(_)
             | Self::Layout(_)

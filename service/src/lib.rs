@@ -21,6 +21,7 @@ pub mod error;
 pub mod heap_table;
 pub mod layout;
 pub mod logging;
+pub mod region;
 pub mod request;
 pub mod startup;
 pub mod stats;

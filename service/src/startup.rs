@@ -31,18 +31,91 @@ use usage_map::{Availability, FakeBehaviour, HeapBackend, HeapDecl, HeapProps, U
 
 use crate::heap_table::HeapTable;
 
+/// What an opened heap allocates from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeapSource {
+    /// The dma-heap node `/dev/dma_heap/<name>`.
+    DmaHeap {
+        /// The kernel heap name.
+        name: String,
+    },
+    /// The ION heap found by name with HEAP_QUERY.
+    IonName {
+        /// The ION heap name.
+        name: String,
+    },
+    /// The ION heap id mask (legacy kernels, or the name was not found).
+    IonMask {
+        /// The heap id mask.
+        mask: u32,
+    },
+    /// memfd pages, exported through udmabuf when `udmabuf` is true.
+    Memfd {
+        /// Whether `/dev/udmabuf` turns them into dma-bufs.
+        udmabuf: bool,
+    },
+    /// The scripted fake heap of test builds.
+    Fake,
+}
+
+impl fmt::Display for HeapSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DmaHeap { name } => write!(f, "dma-heap {name}"),
+            Self::IonName { name } => write!(f, "ion heap {name}"),
+            Self::IonMask { mask } => write!(f, "ion mask {mask:#x}"),
+            Self::Memfd { udmabuf: true } => f.write_str("memfd via udmabuf"),
+            Self::Memfd { udmabuf: false } => f.write_str("plain memfd"),
+            Self::Fake => f.write_str("fake heap"),
+        }
+    }
+}
+
+/// Why a declared heap counts as absent on this device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Absence {
+    /// `/dev/ion` does not exist.
+    NoIonDevice,
+    /// `/dev/ion` exists but failed to open when the devices were probed.
+    IonDeviceFailed,
+    /// None of the declared dma-heap names is in `/dev/dma_heap`.
+    NoDmaHeapNode {
+        /// The names looked for, in board order.
+        names: Vec<String>,
+    },
+    /// ION has no heap of the declared name and the board gives no mask to fall back to.
+    IonHeapNotFound(HeapError),
+    /// Neither `heap_name` nor `mask` (board loading refuses this; kept so the
+    /// choice between them is total).
+    IonUnaddressed,
+}
+
+impl fmt::Display for Absence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoIonDevice => f.write_str("/dev/ion not present"),
+            Self::IonDeviceFailed => f.write_str("/dev/ion failed to open at probe"),
+            Self::NoDmaHeapNode { names } => {
+                write!(f, "none of {} in /dev/dma_heap", names.join(", "))
+            }
+            Self::IonHeapNotFound(err) => write!(f, "{err}"),
+            Self::IonUnaddressed => f.write_str("ion heap with neither name nor mask"),
+        }
+    }
+}
+
 /// What happened to one declared heap.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeapOutcome {
-    /// Opened; `source` says from what (`dma-heap linux,cma`, `ion heap ion_system_heap`, ...).
+    /// Opened from `source`.
     Opened {
         /// What was opened.
-        source: String,
+        source: HeapSource,
     },
     /// Not on this device.
     Absent {
         /// Why it counts as absent.
-        reason: String,
+        reason: Absence,
     },
     /// Present but failed to open (treated as absent).
     Failed {
@@ -215,8 +288,8 @@ pub fn open_heaps(
 }
 
 enum Opened {
-    Heap(Arc<dyn Heap>, String),
-    Absent(String),
+    Heap(Arc<dyn Heap>, HeapSource),
+    Absent(Absence),
     Failed(HeapError),
 }
 
@@ -246,8 +319,10 @@ fn open_one(decl: &HeapDecl, probe: &ProbeReport, ion: &mut IonOnce) -> Opened {
     match &decl.backend {
         HeapBackend::DmaHeap { names } => open_dma_heap(names, probe, caps),
         HeapBackend::Ion { heap_name, mask, flags } => {
-            if !probe.ion.is_available() {
-                return Opened::Absent(format!("/dev/ion {}", status_word(&probe.ion.status)));
+            match probe.ion.status {
+                DeviceStatus::Available => {}
+                DeviceStatus::NotPresent => return Opened::Absent(Absence::NoIonDevice),
+                DeviceStatus::Failed(_) => return Opened::Absent(Absence::IonDeviceFailed),
             }
             let device = match ion.get() {
                 Ok(device) => Arc::clone(device),
@@ -257,20 +332,12 @@ fn open_one(decl: &HeapDecl, probe: &ProbeReport, ion: &mut IonOnce) -> Opened {
         }
         HeapBackend::Memfd => match MemfdHeap::new(&decl.name) {
             Ok(heap) => {
-                let source = if heap.uses_udmabuf() { "memfd via udmabuf" } else { "plain memfd" };
-                Opened::Heap(Arc::new(heap.with_caps(caps)), source.to_owned())
+                let source = HeapSource::Memfd { udmabuf: heap.uses_udmabuf() };
+                Opened::Heap(Arc::new(heap.with_caps(caps)), source)
             }
             Err(err) => Opened::Failed(err),
         },
         HeapBackend::Fake(behaviour) => open_fake(decl, caps, behaviour),
-    }
-}
-
-fn status_word(status: &DeviceStatus) -> &'static str {
-    match status {
-        DeviceStatus::NotPresent => "not present",
-        DeviceStatus::Available => "available",
-        DeviceStatus::Failed(_) => "failed to open at probe",
     }
 }
 
@@ -283,7 +350,8 @@ fn open_dma_heap(names: &[String], probe: &ProbeReport, caps: HeapCaps) -> Opene
         }
         match DmaHeap::open(name) {
             Ok(heap) => {
-                return Opened::Heap(Arc::new(heap.with_caps(caps)), format!("dma-heap {name}"))
+                let source = HeapSource::DmaHeap { name: name.clone() };
+                return Opened::Heap(Arc::new(heap.with_caps(caps)), source);
             }
             Err(err) if err.is_not_present() => {}
             Err(err) => {
@@ -294,7 +362,7 @@ fn open_dma_heap(names: &[String], probe: &ProbeReport, caps: HeapCaps) -> Opene
     }
     match failure {
         Some(err) => Opened::Failed(err),
-        None => Opened::Absent(format!("none of {} in /dev/dma_heap", names.join(", "))),
+        None => Opened::Absent(Absence::NoDmaHeapNode { names: names.to_vec() }),
     }
 }
 
@@ -309,23 +377,23 @@ fn open_ion_heap(
     let by_name = heap_name.map(|name| (name, IonHeap::by_name(device, name, flags)));
     let by_mask = |mask: u32| IonHeap::by_mask(device, mask, flags);
     let (heap, source) = match (by_name, mask) {
-        (Some((name, Ok(heap))), _) => (heap, format!("ion heap {name}")),
+        (Some((name, Ok(heap))), _) => (heap, HeapSource::IonName { name: name.to_owned() }),
         (Some((name, Err(err))), Some(mask)) => {
             log::info!("ion heap {name}: {}; using mask {mask:#x}", crate::error::Chain(&err));
             match by_mask(mask) {
-                Ok(heap) => (heap, format!("ion mask {mask:#x}")),
+                Ok(heap) => (heap, HeapSource::IonMask { mask }),
                 Err(err) => return Opened::Failed(err),
             }
         }
         (Some((_, Err(err))), None) if err.is_not_present() => {
-            return Opened::Absent(err.to_string())
+            return Opened::Absent(Absence::IonHeapNotFound(err))
         }
         (Some((_, Err(err))), None) => return Opened::Failed(err),
         (None, Some(mask)) => match by_mask(mask) {
-            Ok(heap) => (heap, format!("ion mask {mask:#x}")),
+            Ok(heap) => (heap, HeapSource::IonMask { mask }),
             Err(err) => return Opened::Failed(err),
         },
-        (None, None) => return Opened::Absent("ion heap with neither name nor mask".to_owned()),
+        (None, None) => return Opened::Absent(Absence::IonUnaddressed),
     };
     Opened::Heap(Arc::new(heap.with_name(board_name).with_caps(caps)), source)
 }
@@ -343,7 +411,7 @@ fn open_fake(decl: &HeapDecl, caps: HeapCaps, behaviour: &FakeBehaviour) -> Open
     }
     match FakeHeap::new(&decl.name) {
         Ok(heap) => {
-            Opened::Heap(Arc::new(heap.with_caps(caps).with_script(script)), "fake heap".to_owned())
+            Opened::Heap(Arc::new(heap.with_caps(caps).with_script(script)), HeapSource::Fake)
         }
         Err(err) => Opened::Failed(err),
     }
@@ -373,10 +441,6 @@ kind = "memfd"
 [heaps.scripted]
 kind = "fake"
 fail_after = 1
-[[rules]]
-name = "protected"
-all = ["PROTECTED"]
-reject = "no secure heap"
 [[rules]]
 name = "default"
 heaps = ["real", "scripted"]

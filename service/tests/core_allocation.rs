@@ -292,7 +292,7 @@ fn g1_g4_whole_buffers_read_zero_after_dirty_reuse() {
         map.fill(0, len, 0xAA).unwrap();
     }
     let allocation = alloc.allocate2(&info, 1).unwrap();
-    let (handle, fd) = &allocation.buffers[0];
+    let (handle, fd, _) = &allocation.buffers[0];
     let len = dmabuf::size_of(fd.as_fd()).unwrap();
     assert!(len >= handle.alloc_size);
     let len = usize::try_from(len).unwrap();

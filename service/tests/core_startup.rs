@@ -5,7 +5,7 @@ mod core_support;
 
 use allocator_service::allocator::Allocator;
 use allocator_service::error::{AllocError, BoardRefusal};
-use allocator_service::startup::{open_heaps, HeapOutcome};
+use allocator_service::startup::{open_heaps, Absence, HeapOutcome};
 use core_support::*;
 use hal_interface::aidl::AllocationError;
 use hal_interface::usage::bits;
@@ -73,7 +73,10 @@ heaps = ["system"]
     let (_root, probe) = empty_probe();
     let err = open_heaps(&map, &probe).unwrap_err();
     let report = err.report().unwrap_or_else(|| panic!("{err}"));
-    assert!(matches!(report.heaps[0].outcome, HeapOutcome::Absent { .. }));
+    assert!(matches!(
+        &report.heaps[0].outcome,
+        HeapOutcome::Absent { reason: Absence::NoDmaHeapNode { names } } if names == &["system"]
+    ));
     let text = err.to_string();
     assert!(
         text.contains("heap system (dma-heap): absent (none of system in /dev/dma_heap)"),

@@ -57,7 +57,7 @@ fn allocate2_returns_count_decodable_handles() {
     assert_eq!(reply.stride, 64);
     assert_eq!(reply.buffers.len(), 3);
     for native in &reply.buffers {
-        assert_eq!(native.fds.len(), 1);
+        assert_eq!(native.fds.len(), 2, "the buffer and its metadata region");
         let handle = BufferHandle::decode(native).expect("handle decodes");
         assert_eq!((handle.width, handle.height, handle.format), (64, 32, 1));
         assert!(handle.alloc_size >= 64 * 32 * 4);

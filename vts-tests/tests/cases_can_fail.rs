@@ -167,23 +167,23 @@ impl Broken {
                 allocation.buffers.extend(extra.buffers.into_iter().take(1));
             }
             Fault::NarrowStride => {
-                if let Some((first, _)) = allocation.buffers.first() {
+                if let Some((first, _, _)) = allocation.buffers.first() {
                     let narrow = first.width.saturating_sub(1).max(1);
                     allocation.stride = i32::try_from(narrow).unwrap_or(i32::MAX);
-                    for (handle, _) in &mut allocation.buffers {
+                    for (handle, _, _) in &mut allocation.buffers {
                         handle.stride_pixels = narrow;
                     }
                 }
             }
             Fault::Slow64x64
-                if allocation.buffers.iter().any(|(h, _)| (h.width, h.height) == (64, 64)) =>
+                if allocation.buffers.iter().any(|(h, _, _)| (h.width, h.height) == (64, 64)) =>
             {
                 std::thread::sleep(Duration::from_millis(2200));
             }
             _ => {}
         }
         let mut buffers = Vec::with_capacity(allocation.buffers.len());
-        for (mut handle, mut fd) in allocation.buffers {
+        for (mut handle, mut fd, metadata) in allocation.buffers {
             match self.fault {
                 Fault::LeakFd => {
                     let mut leaked = self.leaked.lock().unwrap();
@@ -217,7 +217,7 @@ impl Broken {
                 }
                 _ => {}
             }
-            buffers.push(handle.into_native(fd).map_err(|e| {
+            buffers.push(handle.into_native(fd, metadata).map_err(|e| {
                 wire::allocation_error(AllocationError::NO_RESOURCES, &e.to_string())
             })?);
         }

@@ -198,20 +198,27 @@ pub fn assert_fails_clean(
 }
 
 /// Checks the contract of a successful call: `count` buffers, each a distinct open file of at
-/// least the handle's allocation size, close-on-exec, with a handle that encodes and decodes.
+/// least the handle's allocation size, close-on-exec, with a metadata region that decodes
+/// and a handle that encodes and decodes.
 pub fn assert_allocation_ok(allocation: &Allocation, count: usize) {
+    use hal_interface::shared_metadata;
     assert_eq!(allocation.buffers.len(), count);
     let mut ids = std::collections::HashSet::new();
-    for (handle, fd) in &allocation.buffers {
+    for (handle, fd, metadata) in &allocation.buffers {
         use std::os::fd::AsFd;
         assert!(ids.insert(handle.buffer_id), "buffer ids must be distinct");
-        assert_eq!(dmabuf::inode(fd.as_fd()).unwrap(), handle.buffer_id);
+        assert_ne!(dmabuf::inode(fd.as_fd()).unwrap(), dmabuf::inode(metadata.as_fd()).unwrap());
+        assert!(dmabuf::size_of(metadata.as_fd()).unwrap() >= u64::from(handle.metadata_size));
+        assert!(dmabuf::FdInfo::read(metadata.as_fd()).unwrap().is_cloexec());
+        let region = allocator_service::region::MappedRegion::map(metadata.as_fd(), false)
+            .expect("metadata region maps");
+        shared_metadata::read(&region).expect("metadata region decodes");
         assert!(dmabuf::size_of(fd.as_fd()).unwrap() >= handle.alloc_size);
         assert!(dmabuf::FdInfo::read(fd.as_fd()).unwrap().is_cloexec());
         assert_eq!(u32::try_from(allocation.stride).unwrap(), handle.stride_pixels);
         let ints = handle.encode_ints().expect("handle encodes");
         assert!(ints.len() <= 1024, "NATIVE_HANDLE_MAX_INTS");
-        let decoded = hal_interface::BufferHandle::decode_parts(1, &ints).expect("decodes");
+        let decoded = hal_interface::BufferHandle::decode_parts(2, &ints).expect("decodes");
         assert_eq!(&decoded, handle);
     }
 }

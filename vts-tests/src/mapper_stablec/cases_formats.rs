@@ -199,21 +199,29 @@ fn traverse(ycbcr: &YCbCr, width: i64, height: i64) -> Result<Vec<(usize, u8)>, 
     };
     let (hs, vs) = (ycbcr.h_sub, ycbcr.v_sub);
     check(hs > 0 && vs > 0, || format!("subsampling {hs}×{vs}"))?;
+    // Plane offsets and strides come from the mapper: every step is checked.
     let offset = |v: Option<i64>| {
         v.and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| Stop::failed("a plane layout points outside the buffer"))
+    };
+    let at = |base: i64, stride: i64, row: i64, step: i64, col: i64| {
+        stride
+            .checked_mul(row)
+            .and_then(|r| step.checked_mul(col).and_then(|c| r.checked_add(c)))
+            .and_then(|d| base.checked_add(d))
     };
     let mut out = Vec::new();
     for y in 0..height {
         for x in 0..width {
             let value = (height * y + x) as u8;
-            out.push((offset(Some(y0 + ycbcr.ystride * y + x))?, value));
+            out.push((offset(at(y0, ycbcr.ystride, y, 1, x))?, value));
             if y % vs == 0 && x % hs == 0 {
                 let (sx, sy) = (x / hs, y / vs);
-                let sub = ycbcr.cstride * sy + ycbcr.chroma_step * sx;
                 let sub_value = (height * sy + sx) as u8;
-                out.push((offset(cb0.checked_add(sub))?, sub_value));
-                out.push((offset(cr0.checked_add(sub))?, sub_value.wrapping_add(1)));
+                let cb = at(cb0, ycbcr.cstride, sy, ycbcr.chroma_step, sx);
+                let cr = at(cr0, ycbcr.cstride, sy, ycbcr.chroma_step, sx);
+                out.push((offset(cb)?, sub_value));
+                out.push((offset(cr)?, sub_value.wrapping_add(1)));
             }
         }
     }
@@ -295,7 +303,7 @@ fn lock_ycbcr(
 /// Lock_YCRCB_420_SP (optional format): Cb right after Cr, chroma step 2.
 fn lock_ycrcb_420_sp(ctx: &Ctx) -> Outcome {
     lock_ycbcr(ctx, Format::Ycrcb420Sp, true, |ycbcr, _| {
-        check(ycbcr.cr.map(|cr| cr + 1) == ycbcr.cb, || {
+        check(ycbcr.cr.and_then(|cr| cr.checked_add(1)) == ycbcr.cb, || {
             format!("cb at {:?} is not cr {:?} + 1", ycbcr.cb, ycbcr.cr)
         })?;
         check(ycbcr.chroma_step == 2, || format!("chroma step {}", ycbcr.chroma_step))
@@ -305,7 +313,11 @@ fn lock_ycrcb_420_sp(ctx: &Ctx) -> Outcome {
 /// Lock_YV12 (mandatory): Cb plane right after the Cr plane, chroma step 1.
 fn lock_yv12(ctx: &Ctx) -> Outcome {
     lock_ycbcr(ctx, Format::Yv12, false, |ycbcr, info| {
-        let expected = ycbcr.cr.map(|cr| cr + ycbcr.cstride * i64::from(info.height) / ycbcr.v_sub);
+        let plane = ycbcr
+            .cstride
+            .checked_mul(i64::from(info.height))
+            .and_then(|n| n.checked_div(ycbcr.v_sub));
+        let expected = ycbcr.cr.zip(plane).and_then(|(cr, plane)| cr.checked_add(plane));
         check(expected == ycbcr.cb, || {
             format!("cb at {:?}, expected cr + cstride × height / vsub = {expected:?}", ycbcr.cb)
         })?;
@@ -465,7 +477,9 @@ fn android_ycbcr_p010(layouts: &[GrallocPlaneLayout]) -> Result<YCbCr, Stop> {
             }
         }
     }
-    check(cb_bits + 16 == cr_bits, || format!("Cb at bit {cb_bits}, Cr at {cr_bits}"))?;
+    check(cb_bits.checked_add(16) == Some(cr_bits), || {
+        format!("Cb at bit {cb_bits}, Cr at {cr_bits}")
+    })?;
     check(out.y.is_some() && out.cb.is_some() && out.cr.is_some(), || {
         format!("missing planes: y {:?} cb {:?} cr {:?}", out.y, out.cb, out.cr)
     })?;

@@ -221,9 +221,12 @@ fn get_allocation_size(ctx: &Ctx) -> Outcome {
         let MetadataValue::AllocationSize(size) = require(m, h, T::AllocationSize)? else {
             return Err(wrong_type(T::AllocationSize));
         };
-        let estimated =
-            u64::try_from(a.stride).unwrap_or(0) * u64::try_from(a.info.height).unwrap_or(0) * 4;
-        if size < estimated || size >= estimated * 2 {
+        // The stride comes from the allocator (at most i32::MAX): u128 cannot overflow.
+        let estimated = u128::from(u32::try_from(a.stride).unwrap_or(0))
+            * u128::from(u32::try_from(a.info.height).unwrap_or(0))
+            * 4;
+        let size_wide = u128::from(size);
+        if size_wide < estimated || size_wide >= estimated * 2 {
             return Err(Stop::failed(format!(
                 "ALLOCATION_SIZE {size}: expected at least stride × height × 4 = {estimated} \
                  and less than twice that"
