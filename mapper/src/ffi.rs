@@ -4,7 +4,7 @@
 //! code (unwinding into C is undefined behaviour).
 #![allow(unsafe_code)]
 
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_int, c_void, CStr};
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -56,7 +56,7 @@ static MAPPER: AIMapper = AIMapper {
 };
 
 /// `STANDARD_METADATA_TYPE_NAME` with its NUL, for C.
-static STANDARD_NAME: &CStr = c"android.hardware.graphics.common.StandardMetadataType";
+const STANDARD_NAME: &CStr = c"android.hardware.graphics.common.StandardMetadataType";
 const _: () = assert!(STANDARD_NAME.count_bytes() == STANDARD_METADATA_TYPE_NAME.len());
 
 /// The table `listSupportedMetadataTypes` hands out: raw C-string pointers in a static.
@@ -68,16 +68,13 @@ unsafe impl Sync for DescriptionTable {}
 
 const fn description(ty: StandardMetadataType, text: &'static CStr) -> MetadataTypeDescription {
     MetadataTypeDescription {
-        metadata_type: MetadataType { name: STANDARD_NAME_PTR, value: ty.value() },
+        metadata_type: MetadataType { name: STANDARD_NAME.as_ptr(), value: ty.value() },
         description: text.as_ptr(),
         is_gettable: metadata::is_gettable(ty),
         is_settable: metadata::is_settable(ty),
         reserved: [0; 32],
     }
 }
-
-const STANDARD_NAME_PTR: *const c_char =
-    c"android.hardware.graphics.common.StandardMetadataType".as_ptr();
 
 static DESCRIPTIONS: DescriptionTable = {
     use StandardMetadataType as T;
@@ -499,4 +496,23 @@ unsafe extern "C" fn get_reserved_region(
             Err(error) => error,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_standard_type_is_listed_once_under_the_standard_name() {
+        let mut values: Vec<i64> = descriptions().iter().map(|d| d.metadata_type.value).collect();
+        values.sort_unstable();
+        values.dedup();
+        assert_eq!(values, (1..=23).collect::<Vec<_>>());
+        for d in descriptions() {
+            // SAFETY: the table's names are static C strings.
+            let name = unsafe { CStr::from_ptr(d.metadata_type.name) };
+            assert_eq!(name, STANDARD_NAME);
+            assert!(d.reserved.iter().all(|&b| b == 0));
+        }
+    }
 }
