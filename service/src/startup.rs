@@ -442,6 +442,10 @@ kind = "memfd"
 kind = "fake"
 fail_after = 1
 [[rules]]
+name = "protected"
+all = ["PROTECTED"]
+reject = "no secure heap"
+[[rules]]
 name = "default"
 heaps = ["real", "scripted"]
 "#;

@@ -943,6 +943,8 @@ fn dev_deps_named_in(krate: &Crate, sources: &[PathBuf]) -> Vec<String> {
     krate
         .dev_deps
         .keys()
+        // A crate's dev-dependency on itself only turns on features for its host tests.
+        .filter(|key| **key != krate.package)
         .filter(|key| {
             let ident = key.replace('-', "_");
             mentions_path(&code, &format!("{ident}::"))
@@ -979,6 +981,8 @@ fn rust_sources(dir: &Path) -> Vec<PathBuf> {
 
 /// A workspace library is built with exactly the features its dependents ask Cargo for
 /// (Soong builds one configuration per module), and every Soong feature exists in Cargo.
+/// Dev-dependency features do not count: they serve host `cargo test` builds (the fake heap
+/// of `allocator_service/fake-heap`), which must not reach the device.
 fn check_features(tree: &Tree) -> Vec<String> {
     let ws = &tree.workspace;
     let mut problems = Vec::new();
@@ -995,7 +999,7 @@ fn check_features(tree: &Tree) -> Vec<String> {
         let Some(Role::Library(_)) = role(ws, m) else { continue };
         let mut requested = BTreeSet::new();
         for other in &ws.crates {
-            let tables = [&other.deps, &other.android_deps, &other.dev_deps, &other.build_deps];
+            let tables = [&other.deps, &other.android_deps, &other.build_deps];
             for dep in tables.iter().filter_map(|t| t.get(&krate.package)) {
                 requested.extend(dep.features.iter().cloned());
                 if dep.default_features {
@@ -1763,13 +1767,31 @@ fn misspelled_rc_option_is_detected() {
 
 #[test]
 fn library_built_without_a_requested_feature_is_detected() {
-    let tree = Tree::load().with_blueprint_edit("features: [\"fake\"],", "");
+    let mut tree = Tree::load();
+    let service =
+        tree.workspace.crates.iter_mut().find(|c| c.package == "allocator_service").unwrap();
+    service.deps.get_mut("heaps").unwrap().features.insert("fake".to_owned());
 
     let problems = check_features(&tree);
 
     assert_reported(
         &problems,
         "libheaps: features {}, but the workspace builds heaps with {\"fake\"}",
+    );
+}
+
+#[test]
+fn test_only_feature_in_a_production_library_is_detected() {
+    let tree = Tree::load().with_blueprint_edit(
+        "name: \"heaps_defaults\",",
+        "name: \"heaps_defaults\",\n    features: [\"fake\"],",
+    );
+
+    let problems = check_features(&tree);
+
+    assert_reported(
+        &problems,
+        "libheaps: features {\"fake\"}, but the workspace builds heaps with {}",
     );
 }
 

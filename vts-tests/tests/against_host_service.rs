@@ -5,10 +5,11 @@
 //! suffix the way `gralloc-vts` finds it by default; a missing or unloadable library stops
 //! the suite before any case.
 //!
-//! The daemon binary: `$GRALLOC_ALLOCATOR_BIN` when set; else `gralloc-allocator` next to
-//! this test's profile directory when it is newer than every source it is built from (as
-//! after `cargo test --workspace`); else it is built with `$CARGO build -p
-//! allocator_service --bin gralloc-allocator` into the same target directory.
+//! The daemon binary: `$GRALLOC_ALLOCATOR_BIN` when set (it must be a test build for the
+//! fake board); else `$CARGO build -p allocator_service --bin gralloc-allocator --features
+//! fake-heap` into this test's target directory, every time: a production build of the same
+//! path (plain `cargo build`) refuses the fake board, and Cargo only relinks when nothing
+//! changed.
 
 mod common;
 
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use common::{exclusive, mapper_library, repo_file, run_suite, run_suite_with, settings};
 use hal_interface::transport::Endpoint;
@@ -29,35 +30,6 @@ use vts_tests::{Ctx, SetupError};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Newest modification time of the files the daemon is built from.
-fn newest_source(root: &Path) -> SystemTime {
-    fn walk(dir: &Path, newest: &mut SystemTime) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "target" && n != "tests") {
-                    walk(&path, newest);
-                }
-            } else if path.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "aidl") {
-                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                    *newest = (*newest).max(modified);
-                }
-            }
-        }
-    }
-    let mut newest = SystemTime::UNIX_EPOCH;
-    for dir in ["service", "heaps", "usage-map", "hal-interface"] {
-        walk(&root.join(dir), &mut newest);
-    }
-    for file in ["Cargo.toml", "Cargo.lock"] {
-        if let Ok(modified) = fs::metadata(root.join(file)).and_then(|m| m.modified()) {
-            newest = newest.max(modified);
-        }
-    }
-    newest
-}
 
 /// Finds or builds `gralloc-allocator` (see the module comment).
 fn daemon_binary() -> PathBuf {
@@ -70,19 +42,13 @@ fn daemon_binary() -> PathBuf {
     // <target>/<profile>/deps/<this test>
     let profile_dir = exe.parent().and_then(Path::parent).expect("profile directory").to_owned();
     let candidate = profile_dir.join("gralloc-allocator");
-    let root = repo_file("");
-    let fresh = fs::metadata(&candidate)
-        .and_then(|m| m.modified())
-        .is_ok_and(|built| built >= newest_source(&root));
-    if fresh {
-        return candidate;
-    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target_dir = profile_dir.parent().expect("target directory");
     let mut build = Command::new(&cargo);
     build
-        .current_dir(&root)
+        .current_dir(repo_file(""))
         .args(["build", "-p", "allocator_service", "--bin", "gralloc-allocator"])
+        .args(["--features", "fake-heap"])
         .arg("--target-dir")
         .arg(target_dir);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
