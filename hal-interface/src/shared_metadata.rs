@@ -447,6 +447,10 @@ pub fn decode(bytes: &[u8]) -> Result<SharedMetadata, RegionError> {
 pub trait RegionAccess {
     /// Bytes mapped.
     fn len(&self) -> usize;
+    /// Whether nothing is mapped.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Atomic load of the 4-aligned word at `offset`.
     ///
     /// # Errors
@@ -498,7 +502,7 @@ pub fn snapshot<R: RegionAccess + ?Sized>(region: &R) -> Result<Vec<u8>, RegionE
     let mut bytes = vec![0u8; USED_LEN];
     for attempt in 0..READ_ATTEMPTS {
         let before = region.load_u32(OFF_SEQUENCE, Ordering::Acquire)?;
-        if before % 2 == 0 {
+        if before.is_multiple_of(2) {
             region.read_into(0, &mut bytes)?;
             // Orders the copy before the second load (a reader-side seqlock fence).
             fence(Ordering::Acquire);
@@ -602,7 +606,7 @@ mod tests {
         }
 
         fn word(&self, offset: usize) -> Result<u32, RegionError> {
-            if offset % 4 != 0 {
+            if !offset.is_multiple_of(4) {
                 return Err(RegionError::Access { offset, len: 4 });
             }
             get_u32(&self.bytes.borrow(), offset)
