@@ -108,7 +108,7 @@ pub enum HeapError {
         /// Heap name or device path.
         heap: String,
         /// What is missing.
-        reason: String,
+        reason: NotSupported,
     },
     /// A heap name that cannot name a device node or memfd.
     #[error("heap name {name:?} is not valid: {reason}")]
@@ -139,6 +139,27 @@ pub enum HeapError {
         /// Comma-separated names HEAP_QUERY reported.
         available: String,
     },
+}
+
+/// What a device or build cannot do ([`HeapError::Unsupported`]): one value per case, so
+/// callers and tests match on it rather than on text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotSupported {
+    /// ION_IOC_HEAP_QUERY answered ENOTTY: a kernel before 4.10, where heaps are named by mask.
+    #[error("ION_IOC_HEAP_QUERY is not supported (kernel before 4.10); use a heap mask")]
+    NoHeapQuery,
+    /// An ION heap id of 32 or more cannot be named by the 32-bit heap mask.
+    #[error("heap id {id} does not fit a 32-bit heap mask")]
+    HeapIdBeyondMask {
+        /// The heap id HEAP_QUERY reported.
+        id: u32,
+    },
+    /// An ION heap id mask of 0 names no heap.
+    #[error("empty heap id mask")]
+    EmptyMask,
+    /// The scripted fake heap exists only in test builds (feature `fake`).
+    #[error("the fake heap is not built into this binary (test builds only)")]
+    FakeNotBuilt,
 }
 
 impl HeapError {

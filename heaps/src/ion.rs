@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 
-use crate::heap::{Heap, HeapCaps, HeapError};
+use crate::heap::{Heap, HeapCaps, HeapError, NotSupported};
 use crate::retry::retry_eintr;
 pub use crate::sys::ion::ION_FLAG_CACHED;
 use crate::sys::ion::{
@@ -131,8 +131,7 @@ impl IonDevice {
         retry_eintr(|| self.ioctl.heap_query()).map_err(|errno| match errno {
             Errno::ENOTTY => HeapError::Unsupported {
                 heap: self.path.display().to_string(),
-                reason: "ION_IOC_HEAP_QUERY is not supported (kernel before 4.10); use a heap mask"
-                    .into(),
+                reason: NotSupported::NoHeapQuery,
             },
             errno => HeapError::Ioctl { path: self.path.clone(), op: "ION_IOC_HEAP_QUERY", errno },
         })
@@ -189,7 +188,7 @@ impl IonHeap {
         let heap_id_mask =
             1u32.checked_shl(info.heap_id).ok_or_else(|| HeapError::Unsupported {
                 heap: ion_heap_name.to_owned(),
-                reason: format!("heap id {} does not fit a 32-bit heap mask", info.heap_id),
+                reason: NotSupported::HeapIdBeyondMask { id: info.heap_id },
             })?;
         let contiguous = matches!(
             info.heap_type,
@@ -226,7 +225,7 @@ impl IonHeap {
     ) -> Result<Self, HeapError> {
         let name = format!("ion-mask-{heap_id_mask:#x}");
         if heap_id_mask == 0 {
-            return Err(HeapError::Unsupported { heap: name, reason: "empty heap id mask".into() });
+            return Err(HeapError::Unsupported { heap: name, reason: NotSupported::EmptyMask });
         }
         let caps =
             HeapCaps { cached: flags & ION_FLAG_CACHED != 0, zeroed: true, ..HeapCaps::default() };
@@ -548,7 +547,10 @@ mod tests {
     #[test]
     fn heap_query_enotty_is_unsupported_and_other_errors_keep_errno() {
         let (old, _) = device(legacy_script());
-        assert!(matches!(old.heaps().unwrap_err(), HeapError::Unsupported { .. }));
+        assert!(matches!(
+            old.heaps().unwrap_err(),
+            HeapError::Unsupported { reason: NotSupported::NoHeapQuery, .. }
+        ));
         let (broken, _) = device(Script { heaps: Some(Err(Errno::EINVAL)), ..modern_script() });
         let err = broken.heaps().unwrap_err();
         assert_eq!(err.errno(), Some(Errno::EINVAL));
@@ -560,14 +562,17 @@ mod tests {
         let (dev, _) = device(Script { heaps: Some(Ok(heaps)), ..modern_script() });
         assert!(matches!(
             IonHeap::by_name(&dev, "far", 0).unwrap_err(),
-            HeapError::Unsupported { .. }
+            HeapError::Unsupported { reason: NotSupported::HeapIdBeyondMask { id: 32 }, .. }
         ));
     }
 
     #[test]
     fn empty_mask_is_refused() {
         let (dev, _) = device(modern_script());
-        assert!(matches!(IonHeap::by_mask(&dev, 0, 0).unwrap_err(), HeapError::Unsupported { .. }));
+        assert!(matches!(
+            IonHeap::by_mask(&dev, 0, 0).unwrap_err(),
+            HeapError::Unsupported { reason: NotSupported::EmptyMask, .. }
+        ));
     }
 
     #[test]

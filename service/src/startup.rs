@@ -230,10 +230,9 @@ fn refuse_fake_heaps_unless(
         return Ok(());
     }
     match map.heaps().iter().find(|decl| matches!(decl.backend, HeapBackend::Fake(_))) {
-        Some(decl) => Err(StartupError::FakeHeapNotBuilt {
-            board: board.to_owned(),
-            heap: decl.name.clone(),
-        }),
+        Some(decl) => {
+            Err(StartupError::FakeHeapNotBuilt { board: board.to_owned(), heap: decl.name.clone() })
+        }
         None => Ok(()),
     }
 }
@@ -423,7 +422,7 @@ fn open_fake(decl: &HeapDecl, caps: HeapCaps, behaviour: &FakeBehaviour) -> Open
 fn open_fake(decl: &HeapDecl, _caps: HeapCaps, _behaviour: &FakeBehaviour) -> Opened {
     Opened::Failed(HeapError::Unsupported {
         heap: decl.name.clone(),
-        reason: "kind = \"fake\" needs a test build (feature fake-heap)".to_owned(),
+        reason: heaps::NotSupported::FakeNotBuilt,
     })
 }
 
