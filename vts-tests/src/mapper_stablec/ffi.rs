@@ -110,7 +110,10 @@ type DumpBufferFn = unsafe extern "C" fn(Handle, Option<DumpCallback>, *mut c_vo
 type DumpAllFn =
     unsafe extern "C" fn(Option<BeginDumpCallback>, Option<DumpCallback>, *mut c_void) -> i32;
 type ReservedFn = unsafe extern "C" fn(Handle, *mut *mut c_void, *mut u64) -> i32;
-type LoadFn = unsafe extern "C" fn(*mut *const RawMapper) -> i32;
+/// `AIMapper_loadIMapper`: `AIMapper_Error (*)(AIMapper**)`, the `AIMapper**` as `void**`
+/// (the same ABI), so that an entry point defined outside a library (a test's wrapper
+/// mapper) can be handed to [`Library::from_entry`].
+pub type LoadFn = unsafe extern "C" fn(*mut *const c_void) -> i32;
 
 /// `AIMapperV5`: 15 function pointers, in header order.
 #[repr(C)]
@@ -200,6 +203,13 @@ impl Library {
         Ok(Library { path: path.to_owned(), load, hal_version })
     }
 
+    /// A mapper whose entry point is `load` (not `dlsym`ed): for wrapper mappers built by
+    /// tests around a real library, which `path` names (the cross-process case's child loads
+    /// it). `hal_version` stands for `ANDROID_HAL_MAPPER_VERSION`.
+    pub fn from_entry(path: &Path, load: LoadFn, hal_version: Option<i32>) -> Library {
+        Library { path: path.to_owned(), load, hal_version }
+    }
+
     /// Where the library was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -213,9 +223,10 @@ impl Library {
     /// `AIMapper_loadIMapper`: the error code, and the mapper when it answered NONE with a
     /// non-null pointer.
     pub fn load_mapper(&self) -> (i32, Option<Mapper>) {
-        let mut out: *const RawMapper = std::ptr::null();
+        let mut out: *const c_void = std::ptr::null();
         // SAFETY: `load` is the library's entry point; `out` is a valid out-pointer.
         let code = unsafe { (self.load)(&mut out) };
+        let out: *const RawMapper = out.cast();
         if code != error::NONE || out.is_null() {
             return (code, None);
         }

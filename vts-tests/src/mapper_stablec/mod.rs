@@ -39,10 +39,21 @@ pub use ffi::{error, ARect, HandleArg, Imported, LockedMemory, Mapper, NativeHan
 pub const MAPPER_DIR_ENV: &str = "GRALLOC_MAPPER_DIR";
 
 /// Which mapper library the suite uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum MapperChoice {
     /// This file (`--mapper PATH`).
     Path(PathBuf),
+    /// An entry point already in the process (a test's wrapper around the library at
+    /// `library`, which the cross-process case's child loads), with the value it stands in
+    /// for `ANDROID_HAL_MAPPER_VERSION`.
+    Entry {
+        /// The wrapped library.
+        library: PathBuf,
+        /// Its `AIMapper_loadIMapper`.
+        load: ffi::LoadFn,
+        /// `ANDROID_HAL_MAPPER_VERSION`, `None` for a missing symbol.
+        hal_version: Option<i32>,
+    },
     /// `mapper.<suffix>.so` in the first of these directories that has it.
     Search(Vec<PathBuf>),
     /// None: the area is off (`--no-mapper`).
@@ -129,7 +140,7 @@ pub fn library_name(suffix: &str) -> String {
 pub fn set_up(choice: &MapperChoice, allocator: &dyn IAllocator) -> Result<MapperState, String> {
     let path = match choice {
         MapperChoice::Off => return Ok(MapperState::Off),
-        MapperChoice::Path(path) => path.clone(),
+        MapperChoice::Path(path) | MapperChoice::Entry { library: path, .. } => path.clone(),
         MapperChoice::Search(dirs) => {
             let suffix = suffix_of(allocator)?;
             let name = library_name(&suffix);
@@ -148,7 +159,12 @@ pub fn set_up(choice: &MapperChoice, allocator: &dyn IAllocator) -> Result<Mappe
         }
     };
     let suffix = suffix_of(allocator)?;
-    let library = ffi::Library::open(&path)?;
+    let library = match choice {
+        MapperChoice::Entry { load, hal_version, .. } => {
+            ffi::Library::from_entry(&path, *load, *hal_version)
+        }
+        _ => ffi::Library::open(&path)?,
+    };
     let (code, mapper) = library.load_mapper();
     let mapper = mapper.ok_or_else(|| {
         format!(
