@@ -100,9 +100,15 @@ pub fn reply_matches(
     Ok(())
 }
 
-/// A fresh buffer's metadata region holds the descriptor's name and Dataspace option (or
-/// UNKNOWN) and every other field at its default.
-fn region_matches(info: &BufferDescriptorInfo, fd: BorrowedFd<'_>) -> Result<(), String> {
+/// What a buffer's metadata region (handle fd 1) holds, decoded.
+///
+/// # Errors
+/// A region that is too small, does not map or does not decode.
+pub fn region_of(fd: BorrowedFd<'_>) -> Result<shared_metadata::SharedMetadata, Stop> {
+    read_region(fd).map_err(Stop::failed)
+}
+
+fn read_region(fd: BorrowedFd<'_>) -> Result<shared_metadata::SharedMetadata, String> {
     let size = mem::size(fd).map_err(|e| format!("metadata region: {e}"))?;
     let len = usize::try_from(shared_metadata::REGION_SIZE).unwrap_or(usize::MAX);
     if size < u64::try_from(len).unwrap_or(u64::MAX) {
@@ -113,8 +119,13 @@ fn region_matches(info: &BufferDescriptorInfo, fd: BorrowedFd<'_>) -> Result<(),
     // Nobody has written to a region fresh from the allocator: a plain copy is consistent.
     let mut bytes = vec![0u8; len];
     map.read_into(0, &mut bytes).map_err(|e| format!("metadata region: {e}"))?;
-    let region = shared_metadata::decode(&bytes)
-        .map_err(|e| format!("metadata region does not decode: {e}"))?;
+    shared_metadata::decode(&bytes).map_err(|e| format!("metadata region does not decode: {e}"))
+}
+
+/// A fresh buffer's metadata region holds the descriptor's name and Dataspace option (or
+/// UNKNOWN) and every other field at its default.
+fn region_matches(info: &BufferDescriptorInfo, fd: BorrowedFd<'_>) -> Result<(), String> {
+    let region = read_region(fd)?;
     let dataspace = info
         .additionalOptions
         .iter()

@@ -24,6 +24,7 @@ use hal_interface::aidl::{
     AllocationError, AllocationResult, BnAllocator, BufferDescriptorInfo, BufferUsage, IAllocator,
 };
 use hal_interface::gralloc4::decode_descriptor;
+use hal_interface::shared_metadata;
 use hal_interface::transport::{self, Endpoint, ServerGuard};
 use hal_interface::usage::bits;
 use hal_interface::wire;
@@ -89,6 +90,10 @@ enum Fault {
     SlowRefusals,
     /// 64×64 allocations take 2.2 s.
     Slow64x64,
+    /// The metadata region's DATASPACE is reset to UNKNOWN (the option ignored).
+    RegionDataspaceIgnored,
+    /// The metadata region's NAME is cut to 31 bytes (the dma-buf name limit).
+    RegionNameCut,
 }
 
 struct Broken {
@@ -199,6 +204,17 @@ impl Broken {
                 Fault::ReadOnlyFd => {
                     let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
                     fd = OwnedFd::from(File::open(path).unwrap());
+                }
+                Fault::RegionDataspaceIgnored => {
+                    let map = Mapping::new(metadata.as_fd(), 8192, true).unwrap();
+                    map.write_from(shared_metadata::OFF_DATASPACE, &0i32.to_le_bytes()).unwrap();
+                }
+                Fault::RegionNameCut => {
+                    let map = Mapping::new(metadata.as_fd(), 8192, true).unwrap();
+                    let mut len = [0u8; 4];
+                    map.read_into(shared_metadata::OFF_NAME_LEN, &mut len).unwrap();
+                    let cut = u32::from_le_bytes(len).min(31);
+                    map.write_from(shared_metadata::OFF_NAME_LEN, &cut.to_le_bytes()).unwrap();
                 }
                 Fault::InflatedSize => handle.alloc_size *= 3,
                 Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
@@ -561,6 +577,18 @@ const SCENARIOS: &[Scenario] = &[
         &[("health.final_ping_and_64x64_allocation", "took")],
     ),
     scenario(
+        Fault::RegionDataspaceIgnored,
+        HOST,
+        "region.dataspace*",
+        &[("region.dataspace_option_sets_the_initial_dataspace", "dataspace")],
+    ),
+    scenario(
+        Fault::RegionNameCut,
+        HOST,
+        "region.full*",
+        &[("region.full_127_byte_name_reaches_the_region", "name")],
+    ),
+    scenario(
         Fault::ExhaustionAsUnsupported,
         FAKE,
         "routing.exhausted*",
@@ -607,6 +635,11 @@ fn control_run_passes_every_case_on_both_boards() {
         let summary = run(Fault::None, board, "*");
         assert_eq!(summary.failed(), 0, "control run on {board} has failures: {}", summary.line());
     }
+}
+
+#[test]
+fn metadata_regions_without_the_dataspace_or_the_full_name_are_caught() {
+    killed(&[Fault::RegionDataspaceIgnored, Fault::RegionNameCut]);
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod formats;
 pub mod mapper;
 pub mod planes;
+pub mod region;
 pub mod routing;
 
 use crate::runner::Case;
@@ -16,12 +17,13 @@ use crate::runner::Case;
 /// Every case, in run order: interface first, hostile input and concurrency late, the
 /// health check last.
 pub fn all() -> Vec<Case> {
-    let areas: [&[Case]; 8] = [
+    let areas: [&[Case]; 9] = [
         aidl::CASES,
         mapper::CASES,
         formats::CASES,
         cpu::CASES,
         planes::CASES,
+        region::CASES,
         routing::CASES,
         bad_input::CASES,
         concurrency::CASES,
