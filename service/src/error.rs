@@ -13,7 +13,7 @@ use hal_interface::format::RawFormat;
 use hal_interface::handle::HandleError;
 use hal_interface::usage::UsageError;
 use hal_interface::{Format, Gralloc4Error};
-use heaps::{Errno, HeapError};
+use heaps::HeapError;
 use usage_map::{Refusal, RuleRef};
 
 /// The error chain display wrapper (one for the project, beside the wire messages).
@@ -194,9 +194,6 @@ pub enum AllocError {
     /// A heap failed with an unexpected error; allocation stops at once.
     #[error("heap failed")]
     HeapFailed(#[source] HeapError),
-    /// The new buffer could not be identified (fstat failed).
-    #[error("cannot read the new buffer's inode")]
-    BufferId(#[source] Errno),
     /// The buffer's shared metadata region could not be made.
     #[error("metadata region")]
     MetadataRegion(#[source] crate::region::RegionCreateError),
@@ -208,7 +205,7 @@ pub enum AllocError {
 impl AllocError {
     /// The only place internal errors meet wire codes.
     ///
-    /// Unexpected heap and fstat failures are `NO_RESOURCES`: `isSupported` already said yes
+    /// Unexpected heap and metadata-region failures are `NO_RESOURCES`: `isSupported` already said yes
     /// for the request, so the failure must not claim it can never succeed.
     pub fn code(&self) -> AllocationError {
         match self {
@@ -218,10 +215,9 @@ impl AllocError {
             | Self::OverCap { .. }
             | Self::Refused(_)
             | Self::Handle(_) => AllocationError::UNSUPPORTED,
-            Self::Exhausted { .. }
-            | Self::HeapFailed(_)
-            | Self::BufferId(_)
-            | Self::MetadataRegion(_) => AllocationError::NO_RESOURCES,
+            Self::Exhausted { .. } | Self::HeapFailed(_) | Self::MetadataRegion(_) => {
+                AllocationError::NO_RESOURCES
+            }
         }
     }
 
@@ -229,7 +225,7 @@ impl AllocError {
     /// at memory pressure: log it at `error`, the others at `warn`.
     pub fn is_unexpected(&self) -> bool {
         match self {
-            Self::HeapFailed(_) | Self::BufferId(_) | Self::Handle(_) => true,
+            Self::HeapFailed(_) | Self::Handle(_) => true,
             Self::MetadataRegion(err) => !err.is_transient(),
             Self::Descriptor(_)
             | Self::Unsupported(_)
@@ -360,6 +356,8 @@ pub enum LayoutError {
 mod tests {
     use super::*;
 
+    use heaps::Errno;
+
     #[test]
     fn each_family_maps_to_its_wire_code() {
         let heap_err = HeapError::Alloc { heap: "system".into(), len: 4096, errno: Errno::ENOMEM };
@@ -384,7 +382,6 @@ mod tests {
                 AllocationError::NO_RESOURCES,
             ),
             (AllocError::HeapFailed(heap_err), AllocationError::NO_RESOURCES),
-            (AllocError::BufferId(Errno::EBADF), AllocationError::NO_RESOURCES),
         ];
         for (err, code) in cases {
             assert_eq!(err.code(), code, "{err}");
