@@ -18,6 +18,8 @@ use crate::abi::{
 use crate::buffer::{wait_fence, Imported};
 use crate::{metadata, registry};
 
+pub mod client;
+
 /// Most fds a handle may claim before it is refused unread.
 const MAX_FDS: c_int = 8;
 /// Most ints a handle may claim before it is refused unread.

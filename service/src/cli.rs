@@ -131,6 +131,14 @@ pub struct AllocArgs {
     /// for this many seconds before exiting.
     #[arg(long, value_name = "SECONDS")]
     pub hold: Option<u64>,
+    /// Import each buffer through the mapper library (as libui does), lock it, write and
+    /// read back a pattern, and print its standard metadata decoded: a mapper smoke test.
+    #[arg(long, conflicts_with = "json")]
+    pub lock: bool,
+    /// The mapper library for --lock. Default: `mapper.<suffix>.so`, the suffix from the
+    /// allocator, in `$GRALLOC_MAPPER_DIR`, else next to this binary.
+    #[arg(long, value_name = "PATH", requires = "lock")]
+    pub mapper: Option<PathBuf>,
 }
 
 /// Arguments of `bench`.
@@ -226,6 +234,19 @@ pub enum CliError {
         /// The heap's error.
         #[source]
         source: heaps::HeapError,
+    },
+    /// The mapper library could not be loaded.
+    #[error(transparent)]
+    MapperLoad(#[from] gralloc_mapper::ffi::client::LoadError),
+    /// A mapper call failed.
+    #[error("buffer {index}: mapper {call} failed: {error:?}")]
+    Mapper {
+        /// Buffer index.
+        index: usize,
+        /// The call.
+        call: &'static str,
+        /// The mapper's error.
+        error: gralloc_mapper::MapperError,
     },
     /// The pattern written into a held buffer changed.
     #[error("buffer {index}: pattern changed at byte {offset} while held")]

@@ -2,14 +2,19 @@
 
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use gralloc_mapper::ffi::client::LoadedMapper;
+use hal_interface::aidl::IAllocator;
 use hal_interface::aidl::NativeHandle;
 use hal_interface::format::RawFormat;
+use hal_interface::metadata::StandardMetadataType;
 use hal_interface::transport::{self, Endpoint};
 use hal_interface::{BufferHandle, Usage, UsageFlag};
 use heaps::dmabuf::{self, AccessError, FdKind, Mapping, OutOfBounds, SyncDirection, SyncPhase};
+use rsbinder::Strong;
 use serde_json::{json, Value};
 
 use super::{write_out, AllocArgs, CliError, DescriptorArgs};
@@ -52,10 +57,90 @@ pub(super) fn alloc(
         text_report(reply.stride, &received)
     };
     write_out(out, &report)?;
+    if args.lock {
+        let path = match &args.mapper {
+            Some(path) => path.clone(),
+            None => default_mapper_path(&allocator)?,
+        };
+        let report = lock_through_mapper(&path, &reply.buffers)?;
+        write_out(out, &report)?;
+    }
     if let Some(seconds) = args.hold {
         hold(&reply.buffers, &received, Duration::from_secs(seconds))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mapper.<suffix>.so` in `$GRALLOC_MAPPER_DIR`, else next to this binary (on a device the
+/// platform loads it from `/vendor/lib[64]/hw`: pass that directory).
+fn default_mapper_path(allocator: &Strong<dyn IAllocator>) -> Result<PathBuf, CliError> {
+    let suffix = allocator
+        .getIMapperLibrarySuffix()
+        .map_err(|status| CliError::from_status("getIMapperLibrarySuffix", status))?;
+    let dir = match std::env::var_os("GRALLOC_MAPPER_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_owned))
+            .unwrap_or_default(),
+    };
+    Ok(dir.join(format!("mapper.{suffix}.so")))
+}
+
+/// `BufferUsage` CPU bits of the `--lock` locks.
+const CPU_READ_OFTEN: u64 = hal_interface::usage::bits::CPU_READ_OFTEN;
+const CPU_READ_WRITE_OFTEN: u64 = CPU_READ_OFTEN | hal_interface::usage::bits::CPU_WRITE_OFTEN;
+
+/// `--lock`: each buffer imported, locked for writing, filled with the pattern, unlocked,
+/// locked for reading and compared, then its standard metadata printed decoded.
+fn lock_through_mapper(path: &Path, buffers: &[NativeHandle]) -> Result<String, CliError> {
+    use std::fmt::Write as _;
+    let mapper = LoadedMapper::load(path)?;
+    let mut text = format!("mapper: {}\n", path.display());
+    for (index, native) in buffers.iter().enumerate() {
+        let err = |call: &'static str| move |error| CliError::Mapper { index, call, error };
+        let fds: Vec<BorrowedFd<'_>> = native.fds.iter().map(AsFd::as_fd).collect();
+        let buffer = mapper.import(&fds, &native.ints).map_err(err("importBuffer"))?;
+        let locked = buffer.lock(CPU_READ_WRITE_OFTEN).map_err(err("lock"))?;
+        let len = locked.len();
+        let mut chunk = vec![0u8; PATTERN_CHUNK];
+        for start in (0..len).step_by(PATTERN_CHUNK) {
+            let n = PATTERN_CHUNK.min(len.saturating_sub(start));
+            let part = chunk.get_mut(..n).unwrap_or_default();
+            for (i, byte) in part.iter_mut().enumerate() {
+                *byte = pattern_byte(index, start.saturating_add(i));
+            }
+            locked.write(start, part).map_err(err("write"))?;
+        }
+        locked.unlock().map_err(err("unlock"))?;
+        let locked = buffer.lock(CPU_READ_OFTEN).map_err(err("lock"))?;
+        for start in (0..len).step_by(PATTERN_CHUNK) {
+            let n = PATTERN_CHUNK.min(len.saturating_sub(start));
+            let part = chunk.get_mut(..n).unwrap_or_default();
+            locked.read(start, part).map_err(err("read"))?;
+            if let Some(i) = part
+                .iter()
+                .enumerate()
+                .position(|(i, &b)| b != pattern_byte(index, start.saturating_add(i)))
+            {
+                return Err(CliError::PatternChanged { index, offset: start.saturating_add(i) });
+            }
+        }
+        locked.unlock().map_err(err("unlock"))?;
+        let _ =
+            writeln!(text, "buffer {index}: imported, locked, {len} bytes written and read back");
+        for ty in StandardMetadataType::ALL {
+            match buffer.get(ty) {
+                Ok(value) => {
+                    let _ = writeln!(text, "  {}: {value:?}", ty.name());
+                }
+                Err(error) => {
+                    let _ = writeln!(text, "  {}: error {error:?}", ty.name());
+                }
+            }
+        }
+    }
+    Ok(text)
 }
 
 pub(super) fn is_supported(
