@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 
-use crate::heap::{Heap, HeapCaps, HeapError};
+use crate::heap::{Heap, HeapCaps, HeapError, NameProblem};
 use crate::retry::retry_eintr;
 use crate::sys;
 
@@ -88,13 +88,13 @@ impl Heap for DmaHeap {
 /// Refuses names that would escape the heap directory or cannot be a path component.
 pub(crate) fn validate_node_name(name: &str) -> Result<(), HeapError> {
     let reason = if name.is_empty() {
-        Some("empty")
+        Some(NameProblem::Empty)
     } else if name == "." || name == ".." {
-        Some("not a device name")
+        Some(NameProblem::DotName)
     } else if name.contains('/') {
-        Some("contains '/'")
+        Some(NameProblem::ContainsSlash)
     } else if name.contains('\0') {
-        Some("contains NUL")
+        Some(NameProblem::ContainsNul)
     } else {
         None
     };
@@ -120,9 +120,17 @@ mod tests {
     #[test]
     fn names_that_escape_the_directory_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["", ".", "..", "../system", "a/b", "a\0b"] {
+        let cases = [
+            ("", NameProblem::Empty),
+            (".", NameProblem::DotName),
+            ("..", NameProblem::DotName),
+            ("../system", NameProblem::ContainsSlash),
+            ("a/b", NameProblem::ContainsSlash),
+            ("a\0b", NameProblem::ContainsNul),
+        ];
+        for (name, problem) in cases {
             let err = DmaHeap::open_in(dir.path(), name).unwrap_err();
-            assert!(matches!(err, HeapError::InvalidName { .. }), "{name:?}: {err}");
+            assert_eq!(err, HeapError::InvalidName { name: name.into(), reason: problem });
         }
     }
 

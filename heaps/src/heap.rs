@@ -116,7 +116,7 @@ pub enum HeapError {
         /// The name as given.
         name: String,
         /// Why it was refused.
-        reason: &'static str,
+        reason: NameProblem,
     },
     /// A device query other than allocation failed.
     #[error("{}: {op} failed", path.display())]
@@ -139,6 +139,23 @@ pub enum HeapError {
         /// Comma-separated names HEAP_QUERY reported.
         available: String,
     },
+}
+
+/// Why a heap name cannot name a device node or memfd ([`HeapError::InvalidName`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    /// The name is empty.
+    #[error("empty")]
+    Empty,
+    /// `.` or `..`: a directory, not a device.
+    #[error("not a device name")]
+    DotName,
+    /// A `/` would leave the heap directory.
+    #[error("contains '/'")]
+    ContainsSlash,
+    /// A NUL cannot be part of a path or a memfd name.
+    #[error("contains NUL")]
+    ContainsNul,
 }
 
 /// What a device or build cannot do ([`HeapError::Unsupported`]): one value per case, so

@@ -29,7 +29,7 @@ mod test_util;
 pub use dma_heap::DmaHeap;
 #[cfg(any(test, feature = "fake"))]
 pub use fake::{FakeHeap, FakeScript, FakeViolation, ViolationKind};
-pub use heap::{Heap, HeapCaps, HeapError, NotSupported};
+pub use heap::{Heap, HeapCaps, HeapError, NameProblem, NotSupported};
 pub use ion::{IonAbi, IonDevice, IonHeap, IonHeapInfo, ION_FLAG_CACHED};
 pub use memfd::MemfdHeap;
 pub use nix::errno::Errno;

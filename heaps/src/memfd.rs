@@ -15,7 +15,7 @@ use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::ftruncate;
 
-use crate::heap::{Heap, HeapCaps, HeapError};
+use crate::heap::{Heap, HeapCaps, HeapError, NameProblem};
 use crate::retry::{page_round, page_size, retry_eintr};
 use crate::sys;
 
@@ -39,7 +39,7 @@ pub(crate) fn sealed_memfd(name: &CString, len: u64) -> nix::Result<OwnedFd> {
 /// Builds the memfd name (`<prefix><heap name>`, visible as `/memfd:<name>`).
 pub(crate) fn memfd_name(prefix: &str, heap: &str) -> Result<CString, HeapError> {
     if heap.is_empty() {
-        return Err(HeapError::InvalidName { name: heap.to_owned(), reason: "empty" });
+        return Err(HeapError::InvalidName { name: heap.to_owned(), reason: NameProblem::Empty });
     }
     // memfd_create refuses names over 249 bytes; heap names are short, so cut at a char
     // boundary rather than fail.
@@ -47,8 +47,10 @@ pub(crate) fn memfd_name(prefix: &str, heap: &str) -> Result<CString, HeapError>
     while name.len() > 200 {
         name.pop();
     }
-    CString::new(name)
-        .map_err(|_| HeapError::InvalidName { name: heap.to_owned(), reason: "contains NUL" })
+    CString::new(name).map_err(|_| HeapError::InvalidName {
+        name: heap.to_owned(),
+        reason: NameProblem::ContainsNul,
+    })
 }
 
 /// memfd heap: always available, zeroed, not contiguous. With `/dev/udmabuf` the buffers
@@ -245,8 +247,14 @@ mod tests {
 
     #[test]
     fn names_with_nul_or_empty_are_refused() {
-        assert!(matches!(MemfdHeap::plain("a\0b").unwrap_err(), HeapError::InvalidName { .. }));
-        assert!(matches!(MemfdHeap::plain("").unwrap_err(), HeapError::InvalidName { .. }));
+        assert!(matches!(
+            MemfdHeap::plain("a\0b").unwrap_err(),
+            HeapError::InvalidName { reason: NameProblem::ContainsNul, .. }
+        ));
+        assert!(matches!(
+            MemfdHeap::plain("").unwrap_err(),
+            HeapError::InvalidName { reason: NameProblem::Empty, .. }
+        ));
     }
 
     #[test]
