@@ -130,14 +130,18 @@ pub enum HeapError {
         errno: Errno,
     },
     /// ION has no heap of that name.
-    #[error("ion heap {name:?} not found on {} (available: {available})", path.display())]
+    #[error(
+        "ion heap {name:?} not found on {} (available: {})",
+        path.display(),
+        available.join(", ")
+    )]
     IonHeapNotFound {
         /// ION device node.
         path: PathBuf,
         /// Requested ION heap name.
         name: String,
-        /// Comma-separated names HEAP_QUERY reported.
-        available: String,
+        /// The names HEAP_QUERY reported, in its order.
+        available: Vec<String>,
     },
 }
 

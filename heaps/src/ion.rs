@@ -178,7 +178,7 @@ impl IonHeap {
     ) -> Result<Self, HeapError> {
         let heaps = device.heaps()?;
         let Some(info) = heaps.iter().find(|h| h.name == ion_heap_name) else {
-            let available = heaps.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ");
+            let available = heaps.iter().map(|h| h.name.clone()).collect();
             return Err(HeapError::IonHeapNotFound {
                 path: device.path.clone(),
                 name: ion_heap_name.to_owned(),
