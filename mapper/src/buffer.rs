@@ -1,14 +1,15 @@
 //! One imported buffer: its decoded handle, its own fds, the handle handed back to the
 //! caller, and the CPU-lock state (mapping, nesting depth, cache-sync direction).
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use hal_interface::handle::{FD_BUFFER, FD_COUNT, FD_METADATA};
 use hal_interface::BufferHandle;
-use heaps::dmabuf::{self, Mapping, SyncDirection, SyncPhase};
+use heaps::dmabuf::{self, FdKind, Mapping, SyncDirection, SyncPhase};
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::abi::{ARect, MapperError, NATIVE_HANDLE_VERSION};
@@ -59,6 +60,17 @@ fn cache_sync(fd: &OwnedFd, direction: SyncDirection, phase: SyncPhase) {
     match dmabuf::sync(fd.as_fd(), direction, phase) {
         Ok(()) | Err(Errno::ENOTTY) => {}
         Err(errno) => log::warn!("DMA_BUF_IOCTL_SYNC {direction:?} {phase:?} failed: {errno}"),
+    }
+}
+
+/// Whether the file behind `fd` can never shrink under a mapping: a dma-buf, or a memfd
+/// sealed against shrinking. A file that another process can truncate would turn a later
+/// access through the mapping into SIGBUS in this process.
+pub fn cannot_shrink(fd: BorrowedFd<'_>) -> bool {
+    match fcntl(fd, FcntlArg::F_GET_SEALS) {
+        Ok(seals) => SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_SHRINK),
+        // EINVAL: not a memfd; only a dma-buf is then known to keep its size.
+        Err(_) => matches!(dmabuf::fd_kind(fd), Ok(FdKind::DmaBuf { .. })),
     }
 }
 
@@ -133,6 +145,10 @@ impl Imported {
             log::warn!("importBuffer: buffer fd has no size: {errno}");
             MapperError::BadBuffer
         })?;
+        if !cannot_shrink(buffer.as_fd()) {
+            log::warn!("importBuffer: buffer fd is neither a dma-buf nor a shrink-sealed memfd");
+            return Err(MapperError::BadBuffer);
+        }
         if size < handle.alloc_size {
             log::warn!(
                 "importBuffer: buffer fd has {size} bytes, handle says {}",

@@ -78,6 +78,10 @@ impl MetadataRegion {
             log::warn!("importBuffer: metadata fd has {size} bytes, layout needs {REGION_SIZE}");
             return Err(MapperError::BadBuffer);
         }
+        if !crate::buffer::cannot_shrink(fd.as_fd()) {
+            log::warn!("importBuffer: metadata fd is neither a dma-buf nor a shrink-sealed memfd");
+            return Err(MapperError::BadBuffer);
+        }
         let len = usize::try_from(REGION_SIZE).map_err(|_| MapperError::NoResources)?;
         let mapping = match Mapping::new(fd.as_fd(), len, true) {
             Err(Errno::EACCES | Errno::EPERM) => Mapping::new(fd.as_fd(), len, false),

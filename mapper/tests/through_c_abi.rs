@@ -340,6 +340,11 @@ fn every_bad_handle_is_refused() {
     let small = memfd(512);
     let zero_region = memfd(8192);
     let short_region = memfd(4096);
+    // Right sizes and a valid region header, but truncatable by whoever else holds them.
+    let alloc_size = heaps::dmabuf::size_of(native.fds[0].as_fd()).unwrap();
+    let truncatable_buffer = unsealed_memfd(alloc_size, &[]);
+    let region_bytes = contents(native.fds[1].as_fd(), 8192);
+    let truncatable_region = unsealed_memfd(8192, &region_bytes);
     let mut bad_magic = ints.clone();
     bad_magic[0] ^= 1;
     let mut bad_version = ints.clone();
@@ -362,6 +367,8 @@ fn every_bad_handle_is_refused() {
         ),
         ("metadata region too small", RawHandle::new(&[buffer, short_region.as_raw_fd()], &ints)),
         ("fds swapped", RawHandle::new(&[meta, buffer], &ints)),
+        ("truncatable buffer", RawHandle::new(&[truncatable_buffer.as_raw_fd(), meta], &ints)),
+        ("truncatable region", RawHandle::new(&[buffer, truncatable_region.as_raw_fd()], &ints)),
     ];
     for (what, raw) in &cases {
         assert_eq!(m.import(raw.ptr()), Err(MapperError::BadBuffer), "{what}");

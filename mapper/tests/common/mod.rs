@@ -430,12 +430,33 @@ pub fn first(result: &AllocationResult) -> &NativeHandle {
     result.buffers.first().expect("one buffer")
 }
 
-/// A sealed-size memfd of `len` bytes, for forged handles.
+/// A memfd of `len` bytes sealed against shrinking and growing, like the allocator's.
 pub fn memfd(len: u64) -> OwnedFd {
-    let fd = nix::sys::memfd::memfd_create(c"forged", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    let fd = memfd_create(c"forged", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
         .expect("memfd");
     nix::unistd::ftruncate(&fd, i64::try_from(len).unwrap()).expect("ftruncate");
+    let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW;
+    fcntl(&fd, FcntlArg::F_ADD_SEALS(seals)).expect("seal");
     fd
+}
+
+/// A memfd of `len` bytes that anyone holding it may truncate, filled with `contents`.
+pub fn unsealed_memfd(len: u64, contents: &[u8]) -> OwnedFd {
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    let fd = memfd_create(c"truncatable", MFdFlags::MFD_CLOEXEC).expect("memfd");
+    nix::unistd::ftruncate(&fd, i64::try_from(len).unwrap()).expect("ftruncate");
+    nix::sys::uio::pwrite(&fd, contents, 0).expect("pwrite");
+    fd
+}
+
+/// The first `len` bytes of the file behind `fd`.
+pub fn contents(fd: std::os::fd::BorrowedFd<'_>, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    let n = nix::sys::uio::pread(fd, &mut bytes, 0).expect("pread");
+    bytes.truncate(n);
+    bytes
 }
 
 pub fn open_fds() -> usize {
