@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hal_interface::aidl::IAllocator;
 use hal_interface::transport::{self, Endpoint, TransportError};
+use hal_interface::wire::Chain;
 use heaps::dmabuf;
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use rsbinder::Strong;
@@ -183,7 +184,7 @@ impl Ctx {
     /// A failure when the service cannot be reached.
     pub fn connect(&self) -> Result<Strong<dyn IAllocator>, Stop> {
         transport::connect(&self.endpoint).map_err(|e| {
-            Stop::failed(format!("new connection to {}: {}", self.endpoint, chain(&e)))
+            Stop::failed(format!("new connection to {}: {}", self.endpoint, Chain(&e)))
         })
     }
 
@@ -310,9 +311,4 @@ fn detect_service_pid(endpoint: &Endpoint) -> Option<u32> {
             _ => None,
         },
     }
-}
-
-/// An error and its `source()` chain on one line.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    hal_interface::wire::Chain(err).to_string()
 }

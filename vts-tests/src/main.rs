@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use hal_interface::transport::Endpoint;
 use vts_tests::mapper_stablec::{self, MapperChoice};
-use vts_tests::{cases, child, ctx, runner, Ctx, Filter, Settings};
+use vts_tests::{cases, child, runner, Ctx, Filter, Settings};
 
 /// Conformance suite for the gralloc IAllocator service.
 #[derive(Debug, Parser)]
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
     let ctx = match Ctx::new(settings, Box::new(std::io::stdout())) {
         Ok(ctx) => ctx,
         Err(err) => {
-            eprintln!("gralloc-vts: {}", ctx::chain(&err));
+            eprintln!("gralloc-vts: {}", hal_interface::wire::Chain(&err));
             return ExitCode::from(2);
         }
     };

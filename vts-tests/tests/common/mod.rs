@@ -89,7 +89,7 @@ pub fn run_suite_with(
     let out = SharedBuf::default();
     let settings = settings(endpoint, board, service_pid, mapper);
     let ctx = Ctx::new(settings, Box::new(out.clone()))
-        .unwrap_or_else(|e| panic!("suite set-up: {}", vts_tests::ctx::chain(&e)));
+        .unwrap_or_else(|e| panic!("suite set-up: {}", hal_interface::wire::Chain(&e)));
     let summary = runner::run(&ctx, &cases::all(), &Filter::new(filter)).expect("report written");
     let text = out.text();
     println!("{text}");
