@@ -15,14 +15,15 @@
 //! Cross-process updates use a seqlock: a writer takes the writer lock word, makes the
 //! sequence word odd, copies the field, makes it even again and releases the lock; a reader
 //! copies the region between two loads of the sequence word and retries while it is odd or
-//! has changed. Both retry a bounded number of times, then fail with
-//! [`RegionError::Busy`] (a writer that died inside its few-microsecond window leaves the
-//! region busy; the buffer's other metadata stays readable from the handle).
+//! has changed. Both retry for at most 200 ms (spinning, yielding, then sleeping), then fail
+//! with [`RegionError::Busy`] (a writer that died inside its few-microsecond window leaves
+//! the region busy; the buffer's other metadata stays readable from the handle).
 //!
 //! The layout (all words little-endian, offsets in bytes) is documented with a table in
 //! `docs/buffer-handle.md`.
 
 use std::sync::atomic::{fence, Ordering};
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -85,12 +86,16 @@ const _: () = assert!(OFF_SMPTE2094_40 == 220);
 const _: () = assert!(USED_LEN == 4332);
 const _: () = assert!(USED_LEN <= REGION_SIZE as usize);
 
-/// Reader attempts before [`RegionError::Busy`]; after the first few it yields the CPU.
-const READ_ATTEMPTS: u32 = 2000;
-/// Attempts to take the writer lock before [`RegionError::Busy`].
-const LOCK_ATTEMPTS: u32 = 2000;
-/// Attempts that spin before the retry loops start yielding.
+/// How long readers and writers retry before [`RegionError::Busy`]: long enough to outlast a
+/// writer that was preempted inside its copy (a few scheduler ticks), short enough that a
+/// writer that died there costs a caller no more than this.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+/// Attempts that spin before the retry loops start yielding the CPU.
 const SPINS_BEFORE_YIELD: u32 = 64;
+/// Attempts that yield before the retry loops start sleeping.
+const YIELDS_BEFORE_SLEEP: u32 = 1024;
+/// The sleep between late attempts.
+const RETRY_SLEEP: Duration = Duration::from_micros(100);
 
 /// A field of the region, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -474,12 +479,20 @@ pub trait RegionAccess {
     fn write_from(&self, offset: usize, src: &[u8]) -> Result<(), RegionError>;
 }
 
-fn pause(attempt: u32) {
+/// Waits before attempt `attempt + 1`: spin, then yield, then sleep. `false` once the retry
+/// budget that started at `start` is spent.
+fn pause(start: Instant, attempt: u32) -> bool {
+    if start.elapsed() >= BUSY_TIMEOUT {
+        return false;
+    }
     if attempt < SPINS_BEFORE_YIELD {
         std::hint::spin_loop();
-    } else {
+    } else if attempt < YIELDS_BEFORE_SLEEP {
         std::thread::yield_now();
+    } else {
+        std::thread::sleep(RETRY_SLEEP);
     }
+    true
 }
 
 fn check_len<R: RegionAccess + ?Sized>(region: &R) -> Result<(), RegionError> {
@@ -500,7 +513,9 @@ fn check_len<R: RegionAccess + ?Sized>(region: &R) -> Result<(), RegionError> {
 pub fn snapshot<R: RegionAccess + ?Sized>(region: &R) -> Result<Vec<u8>, RegionError> {
     check_len(region)?;
     let mut bytes = vec![0u8; USED_LEN];
-    for attempt in 0..READ_ATTEMPTS {
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    loop {
         let before = region.load_u32(OFF_SEQUENCE, Ordering::Acquire)?;
         if before.is_multiple_of(2) {
             region.read_into(0, &mut bytes)?;
@@ -511,9 +526,11 @@ pub fn snapshot<R: RegionAccess + ?Sized>(region: &R) -> Result<Vec<u8>, RegionE
                 return Ok(bytes);
             }
         }
-        pause(attempt);
+        if !pause(start, attempt) {
+            return Err(RegionError::Busy);
+        }
+        attempt = attempt.saturating_add(1);
     }
-    Err(RegionError::Busy)
 }
 
 /// Reads and decodes the region under the seqlock.
@@ -549,15 +566,19 @@ pub fn write<R: RegionAccess + ?Sized>(
 }
 
 fn lock<R: RegionAccess + ?Sized>(region: &R) -> Result<(), RegionError> {
-    for attempt in 0..LOCK_ATTEMPTS {
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    loop {
         if region.fetch_add_u32(OFF_WRITER_LOCK, 1, Ordering::Acquire)? == 0 {
             return Ok(());
         }
         // Someone holds it: undo our increment (wrapping add of -1) and retry.
         region.fetch_add_u32(OFF_WRITER_LOCK, u32::MAX, Ordering::Relaxed)?;
-        pause(attempt);
+        if !pause(start, attempt) {
+            return Err(RegionError::Busy);
+        }
+        attempt = attempt.saturating_add(1);
     }
-    Err(RegionError::Busy)
 }
 
 fn write_locked<R: RegionAccess + ?Sized>(

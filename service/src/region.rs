@@ -334,6 +334,49 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_through_separate_mappings_never_show_a_torn_value() {
+        use shared_metadata::FieldValue;
+        let fd = MetadataRegions::memfd().create(b"torn", 0).unwrap();
+        let patterns = [vec![0x11u8; 2048], vec![0x22u8; 1000]];
+        std::thread::scope(|scope| {
+            for (index, payload) in patterns.iter().enumerate() {
+                let writer = MappedRegion::map(fd.as_fd(), true).unwrap();
+                scope.spawn(move || {
+                    for round in 0..2000 {
+                        let value = FieldValue::Smpte2094_40(Some(payload));
+                        shared_metadata::write(&writer, &value).unwrap();
+                        let dataspace = i32::try_from(index * 10_000 + round).unwrap();
+                        shared_metadata::write(&writer, &FieldValue::Dataspace(dataspace)).unwrap();
+                    }
+                });
+            }
+            let reader = MappedRegion::map(fd.as_fd(), false).unwrap();
+            let patterns = &patterns;
+            scope.spawn(move || {
+                let mut seen = 0;
+                for _ in 0..4000 {
+                    let read = shared_metadata::read(&reader).unwrap();
+                    if let Some(payload) = read.smpte2094_40 {
+                        assert!(
+                            patterns.contains(&payload),
+                            "torn payload of {} bytes",
+                            payload.len()
+                        );
+                        seen += 1;
+                    }
+                }
+                assert!(seen > 0, "the reader never saw a write");
+            });
+        });
+        let region = MappedRegion::map(fd.as_fd(), false).unwrap();
+        let end = shared_metadata::read(&region).unwrap();
+        assert_eq!(end.name, b"torn");
+        // 8000 updates in all: each moved the sequence by two and released the lock.
+        assert_eq!(region.load_u32(shared_metadata::OFF_SEQUENCE, Ordering::Acquire), Ok(16_000));
+        assert_eq!(region.load_u32(shared_metadata::OFF_WRITER_LOCK, Ordering::Acquire), Ok(0));
+    }
+
+    #[test]
     fn a_write_through_one_mapping_is_read_through_another() {
         let fd = MetadataRegions::memfd().create(b"shared", 0).unwrap();
         let writer = MappedRegion::map(fd.as_fd(), true).unwrap();
