@@ -268,6 +268,41 @@ mod tests {
         assert_eq!(pattern_mismatch(&a, 1), Some(100));
     }
 
+    fn memfd(len: u64) -> std::os::fd::OwnedFd {
+        let heap = heaps::MemfdHeap::plain("vts-mem").unwrap();
+        heaps::Heap::allocate(&heap, std::num::NonZeroU64::new(len).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn pattern_spanning_several_chunks_round_trips_and_a_changed_byte_is_named() {
+        let len = 3 * CHUNK as u64 + 4096;
+        let fd = memfd(len);
+        assert_eq!(first_non_zero(&fd, len).unwrap(), None);
+        write_pattern(&fd, len, 5).unwrap();
+        check_pattern(&fd, len, 5).unwrap();
+        let at = 2 * CHUNK + 17;
+        write_bytes(fd.as_fd(), len, |bytes| {
+            bytes[at] = !pattern_byte(5, at);
+            Ok(())
+        })
+        .unwrap();
+        let err = check_pattern(&fd, len, 5).unwrap_err();
+        assert!(err.reason().starts_with(&format!("byte {at} reads")), "{err}");
+        let copy = read_bytes(fd.as_fd(), len, |bytes| Ok(bytes.to_vec())).unwrap();
+        assert_eq!(pattern_mismatch(&copy, 5), Some(at));
+    }
+
+    #[test]
+    fn first_non_zero_finds_a_byte_past_the_first_chunk() {
+        let len = 2 * CHUNK as u64;
+        let fd = memfd(len);
+        with_write_mapping(fd.as_fd(), len, |m| {
+            m.write_from(CHUNK + 3, &[7]).map_err(|e| Stop::failed(e.to_string()))
+        })
+        .unwrap();
+        assert_eq!(first_non_zero(&fd, len).unwrap(), Some((CHUNK + 3, 7)));
+    }
+
     #[test]
     fn a_regular_file_is_not_accepted_as_a_buffer() {
         let file = tempfile::tempfile().unwrap();
