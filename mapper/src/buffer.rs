@@ -178,7 +178,7 @@ impl Imported {
 
     /// The address of the handle handed to the caller (the registry key).
     pub fn key(&self) -> usize {
-        self.raw.as_ptr().addr()
+        self.raw.as_ptr() as usize
     }
 
     /// The handle handed to the caller, as a pointer for C.

@@ -125,7 +125,7 @@ fn code(result: Result<(), MapperError>) -> MapperError {
 }
 
 fn key(handle: BufferHandleT) -> usize {
-    handle.addr()
+    handle as usize
 }
 
 fn init_logging() {
@@ -178,10 +178,11 @@ unsafe fn read_raw(handle: BufferHandleT) -> Result<(Vec<OwnedFd>, Vec<i32>), Ma
     let num_fds = usize::try_from(header.num_fds).map_err(|_| MapperError::BadBuffer)?;
     let num_ints = usize::try_from(header.num_ints).map_err(|_| MapperError::BadBuffer)?;
     let data_ptr = handle.cast::<c_int>().wrapping_add(3);
+    let total = num_fds.checked_add(num_ints).ok_or(MapperError::BadBuffer)?;
     // SAFETY: data[numFds + numInts] follows the header (the native_handle_t contract), both
     // counts were bounded above, and the values are copied out at once.
-    let data: &[c_int] = unsafe { std::slice::from_raw_parts(data_ptr, num_fds + num_ints) };
-    let (fd_numbers, ints) = data.split_at(num_fds);
+    let data: &[c_int] = unsafe { std::slice::from_raw_parts(data_ptr, total) };
+    let (fd_numbers, ints) = data.split_at_checked(num_fds).ok_or(MapperError::BadBuffer)?;
     let mut fds = Vec::with_capacity(num_fds);
     for &number in fd_numbers {
         if number < 0 {

@@ -407,7 +407,7 @@ fn concurrent_lock_and_free_never_crash() {
     let raw = Arc::new(RawHandle::of(first(&alloc)).words);
     let threads = 8;
     let barrier = Arc::new(Barrier::new(threads));
-    let shared = m.import(raw.as_ptr().cast()).unwrap().addr();
+    let shared = m.import(raw.as_ptr().cast()).unwrap() as usize;
     let workers: Vec<_> = (0..threads)
         .map(|i| {
             let raw = Arc::clone(&raw);

@@ -229,7 +229,7 @@ impl Mapper {
     }
 
     pub fn reserved_region(&self, handle: Handle) -> Result<(*mut c_void, u64), MapperError> {
-        let mut region: *mut c_void = std::ptr::dangling_mut::<c_void>();
+        let mut region: *mut c_void = std::ptr::NonNull::<c_void>::dangling().as_ptr();
         let mut size = u64::MAX;
         // SAFETY: valid out-pointers.
         let status = unsafe { (self.0.v5.get_reserved_region)(handle, &mut region, &mut size) };
