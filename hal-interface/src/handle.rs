@@ -204,7 +204,8 @@ pub struct BufferHandle {
     pub alloc_size: u64,
     /// Planes in memory order of description (at most [`MAX_PLANES`]).
     pub planes: Vec<PlaneLayout>,
-    /// Identifier unique among the buffers of this service process.
+    /// `BUFFER_ID`: unique across allocator restarts (a start value in the high 32 bits, a
+    /// per-start count in the low 32).
     pub buffer_id: u64,
     /// Name of the heap the buffer came from (at most [`MAX_HEAP_NAME_LEN`] bytes, no NUL).
     pub heap: String,
