@@ -207,14 +207,15 @@ fn allocator_buffers_import(ctx: &Ctx) -> Outcome {
         let (code, fds, ints) = mapper.get_transport_size(import.arg())?;
         expect_code("getTransportSize", code, super::error::NONE)?;
         let words = allocation.words().words();
-        let (raw_fds, raw_ints) = (allocation.fds().len(), words.len().saturating_sub(3));
-        let raw_fds_ints = raw_ints.saturating_sub(raw_fds);
-        if usize::try_from(fds).ok() != Some(raw_fds)
-            || usize::try_from(ints).ok() > Some(raw_fds_ints)
-        {
+        // What travels is at most what the allocator sent, and at least one fd (the pixels).
+        let raw_fds = allocation.fds().len();
+        let raw_ints = words.len().saturating_sub(3).saturating_sub(raw_fds);
+        let fds_ok = usize::try_from(fds).is_ok_and(|n| (1..=raw_fds).contains(&n));
+        let ints_ok = usize::try_from(ints).is_ok_and(|n| n <= raw_ints);
+        if !fds_ok || !ints_ok {
             return Err(Stop::failed(format!(
                 "{}: getTransportSize says {fds} fds / {ints} ints, the raw handle has {raw_fds} / \
-                 {raw_fds_ints}",
+                 {raw_ints}",
                 desc::describe(info)
             )));
         }
