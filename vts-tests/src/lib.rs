@@ -11,9 +11,12 @@
 //! board file and the service process. After every case the runner checks the "nothing lost"
 //! rule (client and service fd counts, service dma-bufs, same service process).
 //!
-//! Must never: reach into service internals. It speaks only the AIDL interface (through
-//! `hal_interface`), reads handles with the published codec, and inspects buffers and the
-//! service process from the outside (mmap, fdinfo, `/proc`).
+//! [`mapper_stablec`] checks the IMapper 5 stable-C mapper library the allocator names
+//! (`VtsHalGraphicsMapperStableC`), through its C ABI only.
+//!
+//! Must never: reach into service or mapper internals. It speaks only the AIDL interface
+//! (through `hal_interface`) and the mapper's C ABI, reads handles with the published codec,
+//! and inspects buffers and the service process from the outside (mmap, fdinfo, `/proc`).
 
 // `unsafe` only in `mapper_stablec::ffi`, the calls into a mapper library.
 #![deny(unsafe_code)]
