@@ -1,6 +1,8 @@
 //! Heap declarations of a board (`[heaps.<name>]`): which kernel back end, and what the heap
 //! guarantees. The service opens them; this crate only describes them.
 
+pub(crate) mod convert;
+
 use std::fmt;
 
 /// Index of a heap in [`crate::UsageMap::heaps`]; stable for the life of the map, so the

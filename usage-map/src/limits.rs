@@ -1,5 +1,7 @@
 //! Per-board request caps (`[limits]`), checked by the service before any heap is touched.
 
+pub(crate) mod convert;
+
 use std::fmt;
 
 const MIB: u64 = 1 << 20;

@@ -1,5 +1,8 @@
 //! One `[[rules]]` entry after validation: precomputed masks for matching, and the action.
 
+pub(crate) mod convert;
+mod cross_check;
+
 use std::fmt;
 
 use hal_interface::format::Format;
