@@ -24,6 +24,7 @@ pub mod child;
 pub mod ctx;
 pub mod desc;
 pub mod glob;
+pub mod golden;
 pub mod mem;
 pub mod procfs;
 pub mod runner;

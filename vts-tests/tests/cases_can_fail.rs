@@ -1,34 +1,34 @@
 //! Proof that no case passes by doing nothing: each case is run against a deliberately broken
 //! allocator and must fail, for the reason it exists.
 //!
-//! The broken allocator is the real service core (`allocator_service::allocator::Allocator`)
-//! behind a front-end written here, served in this process over the RPC transport, with one
-//! fault switched on: odd strides, extra buffers, leaked fds, accepted unknown usage bits,
-//! dirty memory, wrong error codes, and so on. With no fault (the control run) the same
-//! cases pass, so a failure under a fault is that fault's doing.
+//! The broken allocator is a front-end written here, served in this process over the RPC
+//! transport, that forwards every call to the real daemon (a separate process, see
+//! `common::daemon`) and switches one fault on in between: odd strides, extra buffers,
+//! leaked fds, accepted unknown usage bits, dirty memory, wrong error codes, and so on. The
+//! suite links no service code; the fault is on the wire. With no fault (the control run)
+//! the same cases pass, so a failure under a fault is that fault's doing.
 
 mod common;
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use allocator_service::allocator::{Allocation, Allocator};
-use allocator_service::error::AllocError;
-use allocator_service::startup::open_heaps;
+use common::daemon::Daemon;
 use common::{exclusive, failure_of, repo_file, run_suite};
 use hal_interface::aidl::{
     AllocationError, AllocationResult, BnAllocator, BufferDescriptorInfo, BufferUsage, IAllocator,
 };
 use hal_interface::gralloc4::decode_descriptor;
+use hal_interface::handle::BufferHandle;
 use hal_interface::transport::{self, Endpoint, ServerGuard};
 use hal_interface::usage::bits;
 use hal_interface::wire;
-use heaps::dmabuf::{self, Mapping};
-use rsbinder::{BinderResult, ExceptionCode, Interface, Status};
+use rsbinder::{BinderResult, ExceptionCode, Interface, ParcelFileDescriptor};
+use rsbinder::{Status, Strong};
 use usage_map::UsageMap;
 use vts_tests::Summary;
 
@@ -92,9 +92,12 @@ enum Fault {
 }
 
 struct Broken {
-    core: Allocator,
+    /// The real daemon.
+    upstream: Strong<dyn IAllocator>,
+    /// `[limits] max_buffers_per_call` of the board.
+    count_cap: u32,
     fault: Fault,
-    leaked: Mutex<Vec<OwnedFd>>,
+    leaked: Mutex<Vec<ParcelFileDescriptor>>,
     calls: AtomicU64,
 }
 
@@ -105,7 +108,7 @@ fn default_info() -> BufferDescriptorInfo {
 }
 
 impl Broken {
-    /// Input-side faults: what the core gets to see.
+    /// Input-side faults: what the daemon gets to see.
     fn doctor(&self, info: &BufferDescriptorInfo) -> Result<BufferDescriptorInfo, Status> {
         let mut info = vts_tests::desc::copy(info);
         match self.fault {
@@ -133,8 +136,10 @@ impl Broken {
         Ok(info)
     }
 
-    fn refuse(&self, err: &AllocError) -> Status {
-        let code = match (self.fault, err.code()) {
+    /// A refusal of the daemon, as the fault passes it on.
+    fn refuse(&self, status: Status) -> Status {
+        let Some(code) = wire::allocation_error_of(&status) else { return status };
+        let code = match (self.fault, code) {
             (Fault::WrongErrorCode, AllocationError::BAD_DESCRIPTOR)
             | (Fault::ExhaustionAsUnsupported, AllocationError::NO_RESOURCES) => {
                 AllocationError::UNSUPPORTED
@@ -147,43 +152,31 @@ impl Broken {
         if self.fault == Fault::NotServiceSpecific {
             return Status::from(ExceptionCode::IllegalArgument);
         }
-        wire::allocation_error(code, &err.to_string())
+        wire::allocation_error(code, status.message().unwrap_or("refused"))
     }
 
     /// Output-side faults, then the reply.
     fn reply(
         &self,
-        result: Result<Allocation, AllocError>,
-        again: &dyn Fn() -> Result<Allocation, AllocError>,
+        result: BinderResult<AllocationResult>,
+        again: &dyn Fn() -> BinderResult<AllocationResult>,
     ) -> BinderResult<AllocationResult> {
-        let mut allocation = result.map_err(|e| self.refuse(&e))?;
+        let mut result = result.map_err(|e| self.refuse(e))?;
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
         match self.fault {
             Fault::FailEveryNth if n % 40 == 39 => {
                 return Err(wire::allocation_error(AllocationError::NO_RESOURCES, "every 40th"));
             }
             Fault::ExtraBuffer => {
-                let extra = again().map_err(|e| self.refuse(&e))?;
-                allocation.buffers.extend(extra.buffers.into_iter().take(1));
-            }
-            Fault::NarrowStride => {
-                if let Some((first, _)) = allocation.buffers.first() {
-                    let narrow = first.width.saturating_sub(1).max(1);
-                    allocation.stride = i32::try_from(narrow).unwrap_or(i32::MAX);
-                    for (handle, _) in &mut allocation.buffers {
-                        handle.stride_pixels = narrow;
-                    }
-                }
-            }
-            Fault::Slow64x64
-                if allocation.buffers.iter().any(|(h, _)| (h.width, h.height) == (64, 64)) =>
-            {
-                std::thread::sleep(Duration::from_millis(2200));
+                let extra = again().map_err(|e| self.refuse(e))?;
+                result.buffers.extend(extra.buffers.into_iter().take(1));
             }
             _ => {}
         }
-        let mut buffers = Vec::with_capacity(allocation.buffers.len());
-        for (mut handle, mut fd) in allocation.buffers {
+        let mut narrow_stride = None;
+        for native in &mut result.buffers {
+            let mut handle = BufferHandle::decode(native).expect("the daemon's handle decodes");
+            let fd = native.fds.first().expect("a handle carries its fd");
             match self.fault {
                 Fault::LeakFd => {
                     let mut leaked = self.leaked.lock().unwrap();
@@ -192,15 +185,26 @@ impl Broken {
                     }
                 }
                 Fault::DirtyMemory => {
-                    let len = usize::try_from(dmabuf::size_of(fd.as_fd()).unwrap()).unwrap();
-                    let mut map = Mapping::new(fd.as_fd(), len, true).unwrap();
-                    if let Some(last) = map.as_mut_slice().and_then(|s| s.last_mut()) {
-                        *last = 0xAA;
-                    }
+                    let len = vts_tests::mem::size(fd.as_fd()).unwrap();
+                    vts_tests::mem::write_bytes(fd.as_fd(), len, |bytes| {
+                        if let Some(last) = bytes.last_mut() {
+                            *last = 0xAA;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
                 }
                 Fault::ReadOnlyFd => {
                     let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-                    fd = OwnedFd::from(File::open(path).unwrap());
+                    native.fds = vec![ParcelFileDescriptor::from(File::open(path).unwrap())];
+                }
+                Fault::NarrowStride => {
+                    let narrow = handle.width.saturating_sub(1).max(1);
+                    handle.stride_pixels = narrow;
+                    narrow_stride.get_or_insert(narrow);
+                }
+                Fault::Slow64x64 if (handle.width, handle.height) == (64, 64) => {
+                    std::thread::sleep(Duration::from_millis(2200));
                 }
                 Fault::InflatedSize => handle.alloc_size *= 3,
                 Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
@@ -219,17 +223,19 @@ impl Broken {
                 }
                 _ => {}
             }
-            buffers.push(handle.into_native(fd).map_err(|e| {
+            native.ints = handle.encode_ints().map_err(|e| {
                 wire::allocation_error(AllocationError::NO_RESOURCES, &e.to_string())
-            })?);
+            })?;
         }
-        Ok(AllocationResult { stride: allocation.stride, buffers })
+        if let Some(narrow) = narrow_stride {
+            result.stride = i32::try_from(narrow).unwrap_or(i32::MAX);
+        }
+        Ok(result)
     }
 
     fn count_refused(&self, count: i32) -> Option<Status> {
-        let cap = self.core.map().limits().max_buffers_per_call;
-        let hit =
-            self.fault == Fault::CountCapOffByOne && u32::try_from(count).is_ok_and(|c| c >= cap);
+        let hit = self.fault == Fault::CountCapOffByOne
+            && u32::try_from(count).is_ok_and(|c| c >= self.count_cap);
         hit.then(|| wire::allocation_error(AllocationError::UNSUPPORTED, "count cap"))
     }
 }
@@ -243,13 +249,11 @@ impl IAllocator for Broken {
             Fault::LenientV1 => decode_descriptor(descriptor).is_err(),
             _ => false,
         };
+        let up = &self.upstream;
         if use_default {
-            return self
-                .reply(self.core.allocate2(&default, count), &|| self.core.allocate2(&default, 1));
+            return self.reply(up.allocate2(&default, count), &|| up.allocate2(&default, 1));
         }
-        self.reply(self.core.allocate_v1(descriptor, count), &|| {
-            self.core.allocate_v1(descriptor, 1)
-        })
+        self.reply(up.allocate(descriptor, count), &|| up.allocate(descriptor, 1))
     }
 
     fn allocate2(
@@ -261,42 +265,53 @@ impl IAllocator for Broken {
             return Err(refused);
         }
         let info = self.doctor(descriptor)?;
-        self.reply(self.core.allocate2(&info, count), &|| self.core.allocate2(&info, 1))
+        let up = &self.upstream;
+        self.reply(up.allocate2(&info, count), &|| up.allocate2(&info, 1))
     }
 
     fn isSupported(&self, descriptor: &BufferDescriptorInfo) -> BinderResult<bool> {
         if self.fault == Fault::IsSupportedAlwaysTrue {
             return Ok(true);
         }
-        Ok(self.doctor(descriptor).is_ok_and(|info| self.core.is_supported(&info)))
+        match self.doctor(descriptor) {
+            Ok(info) => self.upstream.isSupported(&info),
+            Err(_) => Ok(false),
+        }
     }
 
     fn getIMapperLibrarySuffix(&self) -> BinderResult<String> {
+        let suffix = self.upstream.getIMapperLibrarySuffix()?;
         if self.fault == Fault::UnstableSuffix {
             let n = self.calls.fetch_add(1, Ordering::Relaxed);
-            return Ok(format!("{}{n}", self.core.mapper_suffix()));
+            return Ok(format!("{suffix}{n}"));
         }
-        Ok(self.core.mapper_suffix().to_owned())
+        Ok(suffix)
     }
 
     fn getInterfaceVersion(&self) -> BinderResult<i32> {
-        Ok(if self.fault == Fault::WrongVersion { 1 } else { 2 })
+        Ok(if self.fault == Fault::WrongVersion {
+            1
+        } else {
+            self.upstream.getInterfaceVersion()?
+        })
     }
 
     fn getInterfaceHash(&self) -> BinderResult<String> {
         Ok(if self.fault == Fault::WrongVersion {
             "0dab5f7fc46756d126ac127cd6033fc242eff0aa".to_owned()
         } else {
-            hal_interface::aidl::INTERFACE_HASH.to_owned()
+            self.upstream.getInterfaceHash()?
         })
     }
 }
 
-/// A broken service on a temporary socket; stops when dropped.
+/// A broken front-end on a temporary socket, in front of a daemon on another; both stop when
+/// dropped (the front-end first).
 struct Running {
     guard: Option<ServerGuard>,
     endpoint: Endpoint,
     board: PathBuf,
+    _daemon: Daemon,
     _dir: tempfile::TempDir,
 }
 
@@ -311,14 +326,21 @@ impl Drop for Running {
 fn start(fault: Fault, board: &str) -> Running {
     let board = repo_file(board);
     let map = UsageMap::load(&board).expect("board loads");
-    let (heaps, _report) = open_heaps(&map, &heaps::probe()).expect("heaps open");
-    let core = Allocator::new(map, heaps);
-    let broken = Broken { core, fault, leaked: Mutex::new(Vec::new()), calls: AtomicU64::new(0) };
     let dir = tempfile::tempdir().expect("temp dir");
+    let upstream_socket = dir.path().join("daemon.sock");
+    let daemon = Daemon::start(&board, &upstream_socket);
+    let upstream = transport::connect(&Endpoint::Unix(upstream_socket)).expect("daemon answers");
+    let broken = Broken {
+        upstream,
+        count_cap: map.limits().max_buffers_per_call,
+        fault,
+        leaked: Mutex::new(Vec::new()),
+        calls: AtomicU64::new(0),
+    };
     let endpoint = Endpoint::Unix(dir.path().join("allocator.sock"));
     let binder = BnAllocator::new_binder(broken);
     let guard = transport::serve(&endpoint, binder.as_binder(), 4).expect("serve");
-    Running { guard: Some(guard), endpoint, board, _dir: dir }
+    Running { guard: Some(guard), endpoint, board, _daemon: daemon, _dir: dir }
 }
 
 const HOST: &str = "usage-map/boards/host.toml";

@@ -1,0 +1,163 @@
+//! The real daemon, run as a separate process on a temporary socket: the suite meets the
+//! service only over the wire, never by linking its crate.
+//!
+//! The daemon binary: `$GRALLOC_ALLOCATOR_BIN` when set; else `gralloc-allocator` next to
+//! the test's profile directory when it is newer than every source it is built from (as
+//! after `cargo test --workspace`); else it is built with `$CARGO build -p
+//! allocator_service --bin gralloc-allocator` into the same target directory.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::repo_file;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Newest modification time of the files the daemon is built from.
+fn newest_source(root: &Path) -> SystemTime {
+    fn walk(dir: &Path, newest: &mut SystemTime) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target" && n != "tests") {
+                    walk(&path, newest);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "aidl") {
+                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                    *newest = (*newest).max(modified);
+                }
+            }
+        }
+    }
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for dir in ["service", "heaps", "usage-map", "hal-interface"] {
+        walk(&root.join(dir), &mut newest);
+    }
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        if let Ok(modified) = fs::metadata(root.join(file)).and_then(|m| m.modified()) {
+            newest = newest.max(modified);
+        }
+    }
+    newest
+}
+
+/// Finds or builds `gralloc-allocator` (see the module comment).
+pub fn daemon_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("GRALLOC_ALLOCATOR_BIN") {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "GRALLOC_ALLOCATOR_BIN={} is not a file", path.display());
+        return path;
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // <target>/<profile>/deps/<this test>
+    let profile_dir = exe.parent().and_then(Path::parent).expect("profile directory").to_owned();
+    let candidate = profile_dir.join("gralloc-allocator");
+    let root = repo_file("");
+    let fresh = fs::metadata(&candidate)
+        .and_then(|m| m.modified())
+        .is_ok_and(|built| built >= newest_source(&root));
+    if fresh {
+        return candidate;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let target_dir = profile_dir.parent().expect("target directory");
+    let mut build = Command::new(&cargo);
+    build
+        .current_dir(&root)
+        .args(["build", "-p", "allocator_service", "--bin", "gralloc-allocator"])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    eprintln!("building the daemon: {build:?}");
+    let status = build.status().unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+    assert!(status.success(), "building gralloc-allocator failed: {status}");
+    assert!(candidate.is_file(), "{} missing after the build", candidate.display());
+    candidate
+}
+
+/// A running daemon; stopped with SIGTERM (then SIGKILL) when dropped.
+pub struct Daemon {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    pub fn start(board: &Path, socket: &Path) -> Daemon {
+        let mut child = Command::new(daemon_binary())
+            .arg("--board")
+            .arg(board)
+            .arg("--socket")
+            .arg(socket)
+            .args(["--log-level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gralloc-allocator starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&log);
+        // Drains stderr for the daemon's whole life, so its log writes never block.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.starts_with("gralloc-allocator: serving") {
+                    let _ = ready_tx.send(());
+                }
+                let mut log = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut daemon = Daemon { child, log };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while ready_rx.recv_timeout(Duration::from_millis(100)).is_err() {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("gralloc-allocator exited ({status}) before serving:\n{}", daemon.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no readiness line in {READY_TIMEOUT:?}:\n{}",
+                daemon.log()
+            );
+        }
+        daemon
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
