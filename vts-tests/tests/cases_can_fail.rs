@@ -65,6 +65,9 @@ enum Fault {
     InflatedSize,
     /// Handles name a heap the board does not have.
     WrongHeap,
+    /// `COMPOSER_CLIENT_TARGET` is dropped before routing (and put back in the handle): the
+    /// buffer comes from another rule's heap, as with a resolver bug.
+    MisroutedClientTarget,
     /// Chroma planes report half their row stride.
     ChromaStrideHalved,
     /// The handle's reserved size is rounded up to a page.
@@ -122,6 +125,10 @@ impl Broken {
                 info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
             }
             Fault::AcceptUnknownOptions => info.additionalOptions.clear(),
+            Fault::MisroutedClientTarget => {
+                let usage = vts_tests::desc::usage_of(&info) & !bits::COMPOSER_CLIENT_TARGET;
+                info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
+            }
             Fault::TruncatedDims => {
                 let cut = |v: i32| if v > 0xFFFF { v & 0xFFFF } else { v };
                 info.width = cut(info.width);
@@ -155,11 +162,12 @@ impl Broken {
         wire::allocation_error(code, status.message().unwrap_or("refused"))
     }
 
-    /// Output-side faults, then the reply.
+    /// Output-side faults, then the reply. `asked` is the usage the client asked for.
     fn reply(
         &self,
         result: BinderResult<AllocationResult>,
         again: &dyn Fn() -> BinderResult<AllocationResult>,
+        asked: u64,
     ) -> BinderResult<AllocationResult> {
         let mut result = result.map_err(|e| self.refuse(e))?;
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
@@ -208,6 +216,7 @@ impl Broken {
                 }
                 Fault::InflatedSize => handle.alloc_size *= 3,
                 Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
+                Fault::MisroutedClientTarget => handle.usage = asked,
                 Fault::ChromaStrideHalved => {
                     for plane in &mut handle.planes {
                         if plane.h_subsampling == 2 {
@@ -251,9 +260,11 @@ impl IAllocator for Broken {
         };
         let up = &self.upstream;
         if use_default {
-            return self.reply(up.allocate2(&default, count), &|| up.allocate2(&default, 1));
+            let asked = vts_tests::desc::usage_of(&default);
+            return self.reply(up.allocate2(&default, count), &|| up.allocate2(&default, 1), asked);
         }
-        self.reply(up.allocate(descriptor, count), &|| up.allocate(descriptor, 1))
+        let asked = decode_descriptor(descriptor).map_or(0, |d| d.usage);
+        self.reply(up.allocate(descriptor, count), &|| up.allocate(descriptor, 1), asked)
     }
 
     fn allocate2(
@@ -266,7 +277,8 @@ impl IAllocator for Broken {
         }
         let info = self.doctor(descriptor)?;
         let up = &self.upstream;
-        self.reply(up.allocate2(&info, count), &|| up.allocate2(&info, 1))
+        let asked = vts_tests::desc::usage_of(descriptor);
+        self.reply(up.allocate2(&info, count), &|| up.allocate2(&info, 1), asked)
     }
 
     fn isSupported(&self, descriptor: &BufferDescriptorInfo) -> BinderResult<bool> {
@@ -505,6 +517,12 @@ const SCENARIOS: &[Scenario] = &[
         &[("routing.each_usage_class_lands_on_its_rule_heap", "no-such-heap")],
     ),
     scenario(
+        Fault::MisroutedClientTarget,
+        FAKE,
+        "routing.each*",
+        &[("routing.each_usage_class_lands_on_its_rule_heap", "allows only [\"fake-cma\"]")],
+    ),
+    scenario(
         Fault::ChromaStrideHalved,
         HOST,
         "planes.*",
@@ -658,6 +676,7 @@ fn handles_that_lie_about_size_heap_or_planes_are_caught() {
     killed(&[
         Fault::InflatedSize,
         Fault::WrongHeap,
+        Fault::MisroutedClientTarget,
         Fault::ChromaStrideHalved,
         Fault::ReservedRoundedUp,
     ]);
