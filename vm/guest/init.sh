@@ -235,9 +235,10 @@ service_alive() { [ -n "$SVC" ] && kill -0 "$SVC" 2>/dev/null; }
 
 # ---------------------------------------------------------------- board suite
 
-# check_route STEP USAGE WHERE EXPORTER: allocates one big buffer, holds it mapped and reads
-# the CMA area's use meanwhile. WHERE is cma (use must grow by the buffer's size) or system
-# (it must not grow). EXPORTER, when not empty, is the fdinfo exp_name the buffer must show.
+# check_route STEP USAGE WHERE: allocates one big buffer, holds it mapped and reads the CMA
+# area's use meanwhile. WHERE is cma (use must grow by the buffer's size) or system (it must
+# not grow). Only the guest sees the CMA area: which heap and exporter the buffer came from
+# is the suite's routing case (golden table, fdinfo exporter).
 check_route() {
     step=$1
     before=$(cma_used_kb)
@@ -263,8 +264,6 @@ check_route() {
     detail="usage $2: heap $heap, exporter $exporter, $size_kb kB, CMA use grew $grown kB"
     if ! grep -q 'pattern intact' /tmp/route.err; then
         fail "$step" "$detail; held mapping not verified"
-    elif [ -n "$4" ] && [ "$exporter" != "$4" ]; then
-        fail "$step" "$detail; expected exporter $4"
     elif [ "$before" -lt 0 ]; then
         fail "$step" "$detail; CMA use unreadable"
     elif [ "$3" = cma ] && [ "$grown" -lt "$size_kb" ]; then
@@ -276,8 +275,9 @@ check_route() {
     fi
 }
 
-# board_suite LABEL BOARD: service on BOARD, conformance suite, routing checks. Leaves the
-# service running (SVC) for the fault steps.
+# board_suite LABEL BOARD: service on BOARD, conformance suite (routing and nothing-lost
+# included: the suite checks the service's fds and dma-bufs after every case), CMA use of
+# the framebuffer and default routes. Leaves the service running (SVC) for the fault steps.
 board_suite() {
     label=$1
     board=$2
@@ -287,16 +287,6 @@ board_suite() {
         return 1
     }
     start_service "$label-service" "$board" || return 1
-    baseline_fds=$(svc_fd_count)
-
-    if need "$label-info" gralloc; then
-        if gralloc --connect binder info >/tmp/info.log 2>&1 && grep -q 'interface version: 2' /tmp/info.log; then
-            pass "$label-info" "$(grep 'interface version' /tmp/info.log)"
-        else
-            show /tmp/info.log
-            fail "$label-info" "info did not report interface version 2"
-        fi
-    fi
 
     if need "$label-vts" gralloc-vts; then
         # The guest's gralloc-vts is static (no dlopen) and the initramfs carries no mapper
@@ -305,7 +295,11 @@ board_suite() {
         rc=$?
         show /tmp/vts.log
         summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/vts.log | tail -n 1)
-        if [ "$rc" -eq 0 ] && echo "$summary" | grep -q ' 0 failed'; then
+        # The suite finds the service by name over kernel binder; without it the
+        # nothing-lost checks would look at the client side only.
+        if ! grep -qE "service pid $SVC([^0-9]|\$)" /tmp/vts.log; then
+            fail "$label-vts" "suite did not find service pid $SVC: service-side checks off"
+        elif [ "$rc" -eq 0 ] && echo "$summary" | grep -q ' 0 failed'; then
             pass "$label-vts" "$summary"
         else
             fail "$label-vts" "exit $rc: ${summary:-no summary line}"
@@ -313,30 +307,15 @@ board_suite() {
     fi
 
     if need "$label-route" gralloc; then
-        cma_exporter=""
-        system_exporter=""
-        # Only 6.12 names dma-heap exporters after the heap (5.10: heap_helpers, ION: ion);
-        # every 6.12 board here uses dma-buf heaps.
-        if [ "$KERNEL" = 6.12 ]; then
-            cma_exporter=reserved
-            system_exporter=system
-        fi
-        check_route "$label-route-fb" "$FB_USAGE" cma "$cma_exporter"
-        check_route "$label-route-default" "$DEFAULT_USAGE" system "$system_exporter"
+        check_route "$label-route-fb" "$FB_USAGE" cma
+        check_route "$label-route-default" "$DEFAULT_USAGE" system
     fi
 
-    sleep 1
-    now_fds=$(svc_fd_count)
-    dmabufs=$(svc_dmabufs)
     if ! service_alive; then
-        fail "$label-nothing-lost" "service died"
+        fail "$label-alive" "service died during the suite or the route checks"
         show "$SVC_LOG"
         SVC=""
         return 1
-    elif [ "$now_fds" -ne "$baseline_fds" ] || [ "$dmabufs" -ne 0 ]; then
-        fail "$label-nothing-lost" "service fds $baseline_fds -> $now_fds, dma-bufs held $dmabufs"
-    else
-        pass "$label-nothing-lost" "service fds $now_fds (baseline), no dma-buf held"
     fi
     return 0
 }

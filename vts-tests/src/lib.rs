@@ -28,6 +28,7 @@ pub mod child;
 pub mod ctx;
 pub mod desc;
 pub mod glob;
+pub mod golden;
 pub mod mapper_stablec;
 pub mod mem;
 pub mod procfs;

@@ -1,35 +1,35 @@
 //! Proof that no case passes by doing nothing: each case is run against a deliberately broken
 //! allocator and must fail, for the reason it exists.
 //!
-//! The broken allocator is the real service core (`allocator_service::allocator::Allocator`)
-//! behind a front-end written here, served in this process over the RPC transport, with one
-//! fault switched on: odd strides, extra buffers, leaked fds, accepted unknown usage bits,
-//! dirty memory, wrong error codes, and so on. With no fault (the control run) the same
-//! cases pass, so a failure under a fault is that fault's doing.
+//! The broken allocator is a front-end written here, served in this process over the RPC
+//! transport, that forwards every call to the real daemon (a separate process, see
+//! `common::daemon`) and switches one fault on in between: odd strides, extra buffers,
+//! leaked fds, accepted unknown usage bits, dirty memory, wrong error codes, and so on. The
+//! suite links no service code; the fault is on the wire. With no fault (the control run)
+//! the same cases pass, so a failure under a fault is that fault's doing.
 
 mod common;
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use allocator_service::allocator::{Allocation, Allocator};
-use allocator_service::error::AllocError;
-use allocator_service::startup::open_heaps;
+use common::daemon::Daemon;
 use common::{exclusive, failure_of, repo_file, run_suite};
 use hal_interface::aidl::{
     AllocationError, AllocationResult, BnAllocator, BufferDescriptorInfo, BufferUsage, IAllocator,
 };
 use hal_interface::gralloc4::decode_descriptor;
+use hal_interface::handle::BufferHandle;
 use hal_interface::shared_metadata;
 use hal_interface::transport::{self, Endpoint, ServerGuard};
 use hal_interface::usage::bits;
 use hal_interface::wire;
-use heaps::dmabuf::{self, Mapping};
-use rsbinder::{BinderResult, ExceptionCode, Interface, Status};
+use rsbinder::{BinderResult, ExceptionCode, Interface, ParcelFileDescriptor};
+use rsbinder::{Status, Strong};
 use usage_map::UsageMap;
 use vts_tests::Summary;
 
@@ -66,6 +66,9 @@ enum Fault {
     InflatedSize,
     /// Handles name a heap the board does not have.
     WrongHeap,
+    /// `COMPOSER_CLIENT_TARGET` is dropped before routing (and put back in the handle): the
+    /// buffer comes from another rule's heap, as with a resolver bug.
+    MisroutedClientTarget,
     /// Chroma planes report half their row stride.
     ChromaStrideHalved,
     /// The handle's reserved size is rounded up to a page.
@@ -97,9 +100,12 @@ enum Fault {
 }
 
 struct Broken {
-    core: Allocator,
+    /// The real daemon.
+    upstream: Strong<dyn IAllocator>,
+    /// `[limits] max_buffers_per_call` of the board.
+    count_cap: u32,
     fault: Fault,
-    leaked: Mutex<Vec<OwnedFd>>,
+    leaked: Mutex<Vec<ParcelFileDescriptor>>,
     calls: AtomicU64,
 }
 
@@ -110,7 +116,7 @@ fn default_info() -> BufferDescriptorInfo {
 }
 
 impl Broken {
-    /// Input-side faults: what the core gets to see.
+    /// Input-side faults: what the daemon gets to see.
     fn doctor(&self, info: &BufferDescriptorInfo) -> Result<BufferDescriptorInfo, Status> {
         let mut info = vts_tests::desc::copy(info);
         match self.fault {
@@ -124,6 +130,10 @@ impl Broken {
                 info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
             }
             Fault::AcceptUnknownOptions => info.additionalOptions.clear(),
+            Fault::MisroutedClientTarget => {
+                let usage = vts_tests::desc::usage_of(&info) & !bits::COMPOSER_CLIENT_TARGET;
+                info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
+            }
             Fault::TruncatedDims => {
                 let cut = |v: i32| if v > 0xFFFF { v & 0xFFFF } else { v };
                 info.width = cut(info.width);
@@ -138,8 +148,10 @@ impl Broken {
         Ok(info)
     }
 
-    fn refuse(&self, err: &AllocError) -> Status {
-        let code = match (self.fault, err.code()) {
+    /// A refusal of the daemon, as the fault passes it on.
+    fn refuse(&self, status: Status) -> Status {
+        let Some(code) = wire::allocation_error_of(&status) else { return status };
+        let code = match (self.fault, code) {
             (Fault::WrongErrorCode, AllocationError::BAD_DESCRIPTOR)
             | (Fault::ExhaustionAsUnsupported, AllocationError::NO_RESOURCES) => {
                 AllocationError::UNSUPPORTED
@@ -152,43 +164,33 @@ impl Broken {
         if self.fault == Fault::NotServiceSpecific {
             return Status::from(ExceptionCode::IllegalArgument);
         }
-        wire::allocation_error(code, &err.to_string())
+        wire::allocation_error(code, status.message().unwrap_or("refused"))
     }
 
-    /// Output-side faults, then the reply.
+    /// Output-side faults, then the reply. `asked` is the usage the client asked for.
     fn reply(
         &self,
-        result: Result<Allocation, AllocError>,
-        again: &dyn Fn() -> Result<Allocation, AllocError>,
+        result: BinderResult<AllocationResult>,
+        again: &dyn Fn() -> BinderResult<AllocationResult>,
+        asked: u64,
     ) -> BinderResult<AllocationResult> {
-        let mut allocation = result.map_err(|e| self.refuse(&e))?;
+        let mut result = result.map_err(|e| self.refuse(e))?;
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
         match self.fault {
             Fault::FailEveryNth if n % 40 == 39 => {
                 return Err(wire::allocation_error(AllocationError::NO_RESOURCES, "every 40th"));
             }
             Fault::ExtraBuffer => {
-                let extra = again().map_err(|e| self.refuse(&e))?;
-                allocation.buffers.extend(extra.buffers.into_iter().take(1));
-            }
-            Fault::NarrowStride => {
-                if let Some((first, _, _)) = allocation.buffers.first() {
-                    let narrow = first.width.saturating_sub(1).max(1);
-                    allocation.stride = i32::try_from(narrow).unwrap_or(i32::MAX);
-                    for (handle, _, _) in &mut allocation.buffers {
-                        handle.stride_pixels = narrow;
-                    }
-                }
-            }
-            Fault::Slow64x64
-                if allocation.buffers.iter().any(|(h, _, _)| (h.width, h.height) == (64, 64)) =>
-            {
-                std::thread::sleep(Duration::from_millis(2200));
+                let extra = again().map_err(|e| self.refuse(e))?;
+                result.buffers.extend(extra.buffers.into_iter().take(1));
             }
             _ => {}
         }
-        let mut buffers = Vec::with_capacity(allocation.buffers.len());
-        for (mut handle, mut fd, metadata) in allocation.buffers {
+        let mut narrow_stride = None;
+        for native in &mut result.buffers {
+            let mut handle = BufferHandle::decode(native).expect("the daemon's handle decodes");
+            let fd = native.fds.first().expect("a handle carries its fd");
+            let metadata = native.fds.get(1).expect("a v2 handle carries its metadata region");
             match self.fault {
                 Fault::LeakFd => {
                     let mut leaked = self.leaked.lock().unwrap();
@@ -197,20 +199,46 @@ impl Broken {
                     }
                 }
                 Fault::DirtyMemory => {
-                    let len = usize::try_from(dmabuf::size_of(fd.as_fd()).unwrap()).unwrap();
-                    let map = Mapping::new(fd.as_fd(), len, true).unwrap();
-                    map.write_from(len - 1, &[0xAA]).unwrap();
+                    let len = vts_tests::mem::size(fd.as_fd()).unwrap();
+                    vts_tests::mem::write_bytes(fd.as_fd(), len, |bytes| {
+                        if let Some(last) = bytes.last_mut() {
+                            *last = 0xAA;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
                 }
                 Fault::ReadOnlyFd => {
                     let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-                    fd = OwnedFd::from(File::open(path).unwrap());
+                    let read_only = ParcelFileDescriptor::from(File::open(path).unwrap());
+                    if let Some(first) = native.fds.first_mut() {
+                        *first = read_only;
+                    }
+                }
+                Fault::NarrowStride => {
+                    let narrow = handle.width.saturating_sub(1).max(1);
+                    handle.stride_pixels = narrow;
+                    narrow_stride.get_or_insert(narrow);
+                }
+                Fault::Slow64x64 if (handle.width, handle.height) == (64, 64) => {
+                    std::thread::sleep(Duration::from_millis(2200));
                 }
                 Fault::RegionDataspaceIgnored => {
-                    let map = Mapping::new(metadata.as_fd(), 8192, true).unwrap();
+                    let map = heaps::dmabuf::Mapping::new(
+                        metadata.as_fd(),
+                        shared_metadata::REGION_SIZE as usize,
+                        true,
+                    )
+                    .unwrap();
                     map.write_from(shared_metadata::OFF_DATASPACE, &0i32.to_le_bytes()).unwrap();
                 }
                 Fault::RegionNameCut => {
-                    let map = Mapping::new(metadata.as_fd(), 8192, true).unwrap();
+                    let map = heaps::dmabuf::Mapping::new(
+                        metadata.as_fd(),
+                        shared_metadata::REGION_SIZE as usize,
+                        true,
+                    )
+                    .unwrap();
                     let mut len = [0u8; 4];
                     map.read_into(shared_metadata::OFF_NAME_LEN, &mut len).unwrap();
                     let cut = u32::from_le_bytes(len).min(31);
@@ -218,6 +246,7 @@ impl Broken {
                 }
                 Fault::InflatedSize => handle.alloc_size *= 3,
                 Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
+                Fault::MisroutedClientTarget => handle.usage = asked,
                 Fault::ChromaStrideHalved => {
                     for plane in &mut handle.planes {
                         if plane.h_subsampling == 2 {
@@ -233,17 +262,19 @@ impl Broken {
                 }
                 _ => {}
             }
-            buffers.push(handle.into_native(fd, metadata).map_err(|e| {
+            native.ints = handle.encode_ints().map_err(|e| {
                 wire::allocation_error(AllocationError::NO_RESOURCES, &e.to_string())
-            })?);
+            })?;
         }
-        Ok(AllocationResult { stride: allocation.stride, buffers })
+        if let Some(narrow) = narrow_stride {
+            result.stride = i32::try_from(narrow).unwrap_or(i32::MAX);
+        }
+        Ok(result)
     }
 
     fn count_refused(&self, count: i32) -> Option<Status> {
-        let cap = self.core.map().limits().max_buffers_per_call;
-        let hit =
-            self.fault == Fault::CountCapOffByOne && u32::try_from(count).is_ok_and(|c| c >= cap);
+        let hit = self.fault == Fault::CountCapOffByOne
+            && u32::try_from(count).is_ok_and(|c| c >= self.count_cap);
         hit.then(|| wire::allocation_error(AllocationError::UNSUPPORTED, "count cap"))
     }
 }
@@ -257,13 +288,13 @@ impl IAllocator for Broken {
             Fault::LenientV1 => decode_descriptor(descriptor).is_err(),
             _ => false,
         };
+        let up = &self.upstream;
         if use_default {
-            return self
-                .reply(self.core.allocate2(&default, count), &|| self.core.allocate2(&default, 1));
+            let asked = vts_tests::desc::usage_of(&default);
+            return self.reply(up.allocate2(&default, count), &|| up.allocate2(&default, 1), asked);
         }
-        self.reply(self.core.allocate_v1(descriptor, count), &|| {
-            self.core.allocate_v1(descriptor, 1)
-        })
+        let asked = decode_descriptor(descriptor).map_or(0, |d| d.usage);
+        self.reply(up.allocate(descriptor, count), &|| up.allocate(descriptor, 1), asked)
     }
 
     fn allocate2(
@@ -275,42 +306,54 @@ impl IAllocator for Broken {
             return Err(refused);
         }
         let info = self.doctor(descriptor)?;
-        self.reply(self.core.allocate2(&info, count), &|| self.core.allocate2(&info, 1))
+        let up = &self.upstream;
+        let asked = vts_tests::desc::usage_of(descriptor);
+        self.reply(up.allocate2(&info, count), &|| up.allocate2(&info, 1), asked)
     }
 
     fn isSupported(&self, descriptor: &BufferDescriptorInfo) -> BinderResult<bool> {
         if self.fault == Fault::IsSupportedAlwaysTrue {
             return Ok(true);
         }
-        Ok(self.doctor(descriptor).is_ok_and(|info| self.core.check_supported(&info).is_ok()))
+        match self.doctor(descriptor) {
+            Ok(info) => self.upstream.isSupported(&info),
+            Err(_) => Ok(false),
+        }
     }
 
     fn getIMapperLibrarySuffix(&self) -> BinderResult<String> {
+        let suffix = self.upstream.getIMapperLibrarySuffix()?;
         if self.fault == Fault::UnstableSuffix {
             let n = self.calls.fetch_add(1, Ordering::Relaxed);
-            return Ok(format!("{}{n}", self.core.mapper_suffix()));
+            return Ok(format!("{suffix}{n}"));
         }
-        Ok(self.core.mapper_suffix().to_owned())
+        Ok(suffix)
     }
 
     fn getInterfaceVersion(&self) -> BinderResult<i32> {
-        Ok(if self.fault == Fault::WrongVersion { 1 } else { 2 })
+        Ok(if self.fault == Fault::WrongVersion {
+            1
+        } else {
+            self.upstream.getInterfaceVersion()?
+        })
     }
 
     fn getInterfaceHash(&self) -> BinderResult<String> {
         Ok(if self.fault == Fault::WrongVersion {
             "0dab5f7fc46756d126ac127cd6033fc242eff0aa".to_owned()
         } else {
-            hal_interface::aidl::INTERFACE_HASH.to_owned()
+            self.upstream.getInterfaceHash()?
         })
     }
 }
 
-/// A broken service on a temporary socket; stops when dropped.
+/// A broken front-end on a temporary socket, in front of a daemon on another; both stop when
+/// dropped (the front-end first).
 struct Running {
     guard: Option<ServerGuard>,
     endpoint: Endpoint,
     board: PathBuf,
+    _daemon: Daemon,
     _dir: tempfile::TempDir,
 }
 
@@ -325,14 +368,21 @@ impl Drop for Running {
 fn start(fault: Fault, board: &str) -> Running {
     let board = repo_file(board);
     let map = UsageMap::load(&board).expect("board loads");
-    let (heaps, _report) = open_heaps(&map, &heaps::probe()).expect("heaps open");
-    let core = Allocator::new(map, heaps);
-    let broken = Broken { core, fault, leaked: Mutex::new(Vec::new()), calls: AtomicU64::new(0) };
     let dir = tempfile::tempdir().expect("temp dir");
+    let upstream_socket = dir.path().join("daemon.sock");
+    let daemon = Daemon::start(&board, &upstream_socket);
+    let upstream = transport::connect(&Endpoint::Unix(upstream_socket)).expect("daemon answers");
+    let broken = Broken {
+        upstream,
+        count_cap: map.limits().max_buffers_per_call,
+        fault,
+        leaked: Mutex::new(Vec::new()),
+        calls: AtomicU64::new(0),
+    };
     let endpoint = Endpoint::Unix(dir.path().join("allocator.sock"));
     let binder = BnAllocator::new_binder(broken);
     let guard = transport::serve(&endpoint, binder.as_binder(), 4).expect("serve");
-    Running { guard: Some(guard), endpoint, board, _dir: dir }
+    Running { guard: Some(guard), endpoint, board, _daemon: daemon, _dir: dir }
 }
 
 const HOST: &str = "usage-map/boards/host.toml";
@@ -495,6 +545,12 @@ const SCENARIOS: &[Scenario] = &[
         HOST,
         "routing.each*",
         &[("routing.each_usage_class_lands_on_its_rule_heap", "no-such-heap")],
+    ),
+    scenario(
+        Fault::MisroutedClientTarget,
+        FAKE,
+        "routing.each*",
+        &[("routing.each_usage_class_lands_on_its_rule_heap", "allows only [\"fake-cma\"]")],
     ),
     scenario(
         Fault::ChromaStrideHalved,
@@ -672,6 +728,7 @@ fn handles_that_lie_about_size_heap_or_planes_are_caught() {
     killed(&[
         Fault::InflatedSize,
         Fault::WrongHeap,
+        Fault::MisroutedClientTarget,
         Fault::ChromaStrideHalved,
         Fault::ReservedRoundedUp,
     ]);

@@ -15,14 +15,12 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
-use allocator_service::allocator::Allocator;
-use allocator_service::startup::open_heaps;
+use common::daemon::Daemon;
 use common::{exclusive, failure_of, mapper_library, repo_file, run_suite_with};
 use hal_interface::metadata::{self, MetadataValue, StandardMetadataType as T};
 use hal_interface::transport::Endpoint;
-use usage_map::UsageMap;
 use vts_tests::mapper_stablec::{ffi::ARect, MapperChoice};
 use vts_tests::Summary;
 
@@ -515,19 +513,17 @@ unsafe extern "C" fn list_supported_metadata_types(
 
 struct Service {
     endpoint: Endpoint,
-    _guard: hal_interface::transport::ServerGuard,
+    daemon: Daemon,
     _dir: tempfile::TempDir,
 }
 
+/// The real daemon on the host board, as a separate process.
 fn serve() -> Service {
     let board = repo_file("usage-map/boards/host.toml");
-    let map = UsageMap::load(&board).expect("board loads");
-    let (heaps, _) = open_heaps(&map, &heaps::probe()).expect("heaps open");
-    let core = Arc::new(Allocator::new(map, heaps));
     let dir = tempfile::tempdir().expect("temp dir");
-    let endpoint = Endpoint::Unix(dir.path().join("allocator.sock"));
-    let guard = allocator_service::binder::serve(&endpoint, core, 4).expect("serve");
-    Service { endpoint, _guard: guard, _dir: dir }
+    let socket = dir.path().join("allocator.sock");
+    let daemon = Daemon::start(&board, &socket);
+    Service { endpoint: Endpoint::Unix(socket), daemon, _dir: dir }
 }
 
 fn run(fault: Fault, filter: &str) -> Summary {
@@ -541,7 +537,7 @@ fn run(fault: Fault, filter: &str) -> Summary {
     let hal_version = if fault == Fault::NoVersionSymbol { None } else { Some(5) };
     let choice = MapperChoice::Entry { library: mapper_library().to_owned(), load, hal_version };
     let (summary, _) =
-        run_suite_with(&service.endpoint, None, Some(std::process::id()), filter, choice);
+        run_suite_with(&service.endpoint, None, Some(service.daemon.pid()), filter, choice);
     FAULT.store(Fault::None as u8, Ordering::SeqCst);
     summary
 }

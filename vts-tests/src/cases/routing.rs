@@ -1,21 +1,23 @@
-//! Routing against the board file (`--board`): each rule's requests land on the heap the rule
-//! names (the handle's heap, cross-checked with the fd's real exporter from fdinfo), fallback
-//! happens only where the rule allows it and only on exhaustion, and an exhausted heap gives
-//! NO_RESOURCES without breaking the next request. The exhaustion case needs a board with
+//! Routing against the board file (`--board`), checked with the board's golden table
+//! ([`crate::golden`], written by hand, not computed by the service's resolver): each request
+//! lands on a heap its route names (the handle's heap, cross-checked with the fd's real
+//! exporter from fdinfo), fallback happens only where the route allows it and only on
+//! exhaustion, and an exhausted heap gives NO_RESOURCES without breaking the next request.
+//! The board file is read only for its heap declarations (presence, exporter, fake scripts)
+//! and its rule names (the table must cover them). The exhaustion case needs a board with
 //! scripted fake heaps (e.g. `usage-map/tests/boards/fake-exhaustion.toml`).
 
 use std::os::fd::AsFd;
 use std::path::Path;
 
 use hal_interface::aidl::{AllocationError, BufferDescriptorInfo};
-use hal_interface::usage::{bits, Usage};
-use hal_interface::Format;
-use usage_map::{Action, Availability, FakeErrno, HeapBackend, HeapDecl, Refusal, UsageMap};
+use usage_map::{FakeErrno, HeapBackend, HeapDecl, UsageMap};
 
 use crate::call::{self, Buffer};
 use crate::check::{self, reply_matches};
-use crate::ctx::Ctx;
-use crate::desc::{self, describe, CPU_RW};
+use crate::ctx::{Board, Ctx};
+use crate::desc::{self, describe};
+use crate::golden::{self, Expect, Route, Table};
 use crate::runner::{Case, Outcome, Stop};
 
 /// The cases of this area.
@@ -24,20 +26,51 @@ pub const CASES: &[Case] = &[
     Case { name: "routing.exhausted_heap_falls_back_only_where_allowed", run: exhaustion },
 ];
 
-/// A request that the board resolves to one particular rule.
-#[derive(Debug, Clone, Copy)]
-struct Probe {
-    usage: u64,
-    format: Format,
-    width: u32,
-    height: u32,
+/// The golden table of the board the suite was given; a board without one skips.
+fn golden_table(board: &Board) -> Result<&'static Table, Stop> {
+    let name = board.map.board_name();
+    let table = golden::table(name).ok_or_else(|| {
+        Stop::skipped(format!(
+            "board {name:?} ({}) has no golden routing table in vts_tests::golden",
+            board.path.display()
+        ))
+    })?;
+    // A table that misses a rule, or names one the board lacks, is stale: say so rather than
+    // check half the board.
+    for rule in board.map.rules() {
+        if !table.expects.iter().any(|e| e.rule == rule.name()) {
+            return Err(Stop::failed(format!(
+                "golden table for {name:?} has no request for rule {:?}",
+                rule.name()
+            )));
+        }
+    }
+    if let Some(e) =
+        table.expects.iter().find(|e| !board.map.rules().iter().any(|r| r.name() == e.rule))
+    {
+        return Err(Stop::failed(format!(
+            "golden table for {name:?} names rule {:?}, which the board lacks",
+            e.rule
+        )));
+    }
+    Ok(table)
 }
 
-impl Probe {
-    fn info(&self) -> BufferDescriptorInfo {
-        let dim = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-        desc::new(dim(self.width), dim(self.height), self.format, self.usage)
-    }
+fn info_of(e: &Expect) -> BufferDescriptorInfo {
+    let dim = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    desc::new(dim(e.width), dim(e.height), e.format, e.usage)
+}
+
+/// The declarations of the heaps a golden route names, in order.
+fn decls<'a>(map: &'a UsageMap, heaps: &[&str]) -> Result<Vec<&'a HeapDecl>, Stop> {
+    heaps
+        .iter()
+        .map(|name| {
+            map.heap(name).ok_or_else(|| {
+                Stop::failed(format!("golden table names heap {name:?}, which the board lacks"))
+            })
+        })
+        .collect()
 }
 
 /// Whether a declared heap exists on this machine, judged from the client side the way the
@@ -50,71 +83,6 @@ fn present(decl: &HeapDecl) -> bool {
         HeapBackend::Ion { .. } => Path::new("/dev/ion").exists(),
         HeapBackend::Memfd | HeapBackend::Fake(_) => true,
     }
-}
-
-/// The rule index a request resolves to (allocating or rejecting).
-fn rule_of(map: &UsageMap, avail: &Availability, p: &Probe) -> Option<usize> {
-    match map.resolve_available(avail, Usage::from_bits(p.usage), p.format, p.width, p.height) {
-        Ok(plan) => Some(plan.rule.index),
-        Err(Refusal::Rejected { rule, .. } | Refusal::NoHeapPresent { rule }) => Some(rule.index),
-        Err(Refusal::NoRule) => None,
-    }
-}
-
-/// Candidate requests for rule `index`: its `all` bits plus one of its `any` bits, several CPU
-/// patterns and formats, dimensions inside its bounds; only those that really resolve to it.
-fn probes_for(map: &UsageMap, avail: &Availability, index: usize) -> Vec<Probe> {
-    let Some(rule) = map.rules().get(index) else { return Vec::new() };
-    let m = rule.matcher();
-    let any: Vec<u64> = if m.any == 0 {
-        vec![0]
-    } else {
-        (0..64).map(|b| 1u64 << b).filter(|b| m.any & b != 0).collect()
-    };
-    let cpus = [CPU_RW, 0, bits::CPU_READ_OFTEN, bits::CPU_WRITE_RARELY | bits::CPU_READ_RARELY];
-    let formats: Vec<Format> = match m.formats {
-        Some(set) => set.iter().collect(),
-        None => vec![Format::Rgba8888, Format::Ycbcr420_888, Format::Rgb565, Format::Blob],
-    };
-    let clamp = |v: u32, (lo, hi): (u32, u32)| v.clamp(lo, hi.max(lo));
-    let mut probes = Vec::new();
-    for &format in &formats {
-        let height = if format == Format::Blob { 1 } else { 64 };
-        let width = if format == Format::Blob { 4096 } else { 64 };
-        for &a in &any {
-            for &cpu in &cpus {
-                let usage = (m.all | a) & !(bits::CPU_READ_MASK | bits::CPU_WRITE_MASK) | cpu;
-                let extra = if format == Format::Blob { bits::GPU_DATA_BUFFER } else { 0 };
-                for usage in [usage, usage | extra] {
-                    let probe = Probe {
-                        usage,
-                        format,
-                        width: clamp(width, m.width),
-                        height: clamp(height, m.height),
-                    };
-                    if rule_of(map, avail, &probe) == Some(index) {
-                        probes.push(probe);
-                    }
-                }
-            }
-        }
-    }
-    probes
-}
-
-/// The first candidate for rule `index` the service supports.
-fn supported_probe(
-    ctx: &Ctx,
-    map: &UsageMap,
-    avail: &Availability,
-    index: usize,
-) -> Result<Option<Probe>, Stop> {
-    for probe in probes_for(map, avail, index) {
-        if call::is_supported(ctx.allocator(), &probe.info())?.value {
-            return Ok(Some(probe));
-        }
-    }
-    Ok(None)
 }
 
 /// The exporter names a buffer of `decl` may show in fdinfo.
@@ -169,65 +137,55 @@ fn is_scripted_fake(decl: &HeapDecl) -> bool {
     matches!(&decl.backend, HeapBackend::Fake(b) if b.fail_after.is_some())
 }
 
-/// Every rule of the board, probed: rejecting rules are unsupported and refused; allocating
-/// rules give buffers from their first present heap, or (with fallback) a later one.
+/// Every request of the board's golden table: rejected ones are unsupported and refused;
+/// allocated ones come from the first present heap of their route, or (with fallback) a
+/// later one; a route with no present heap is unsupported.
 fn each_rule(ctx: &Ctx) -> Outcome {
     let board = ctx.require_board()?;
+    let table = golden_table(board)?;
     let map = &board.map;
-    let avail = map.check_available(present);
     let mut routed = 0usize;
-    for (index, rule) in map.rules().iter().enumerate() {
-        let label = format!("rule[{index}] {:?}", rule.name());
-        match rule.action() {
-            Action::Reject { .. } => {
-                let Some(probe) = probes_for(map, &avail, index).into_iter().next() else {
-                    ctx.note(format!("{label}: no probe request reaches it"));
-                    continue;
-                };
-                check::rejected(ctx, &probe.info(), AllocationError::UNSUPPORTED)
-                    .map_err(|s| s.context(&label))?;
+    for expect in table.expects {
+        let info = info_of(expect);
+        let what = format!("rule {:?} with {}", expect.rule, describe(&info));
+        let Route::Heaps { heaps, fallback } = expect.route else {
+            check::rejected(ctx, &info, AllocationError::UNSUPPORTED)
+                .map_err(|s| s.context(&what))?;
+            continue;
+        };
+        let present: Vec<&HeapDecl> =
+            decls(map, heaps)?.into_iter().filter(|d| present(d)).collect();
+        let limit = if fallback { usize::MAX } else { 1 };
+        let attempts: Vec<&HeapDecl> = present.iter().copied().take(limit).collect();
+        if attempts.is_empty() {
+            check::supported_is(ctx.allocator(), &info, false)
+                .map_err(|s| s.context(format!("{what}: none of {heaps:?} is present")))?;
+            ctx.note(format!("{what}: none of {heaps:?} is present, unsupported"));
+            continue;
+        }
+        match call::allocate2(ctx.allocator(), &info, 1)?.value {
+            Ok(allocated) => {
+                reply_matches(&info, 1, &allocated)?;
+                let buffer = allocated.single()?;
+                let decl = heap_of(ctx, &buffer, &attempts).map_err(|s| s.context(&what))?;
+                ctx.note(format!("{what} -> {}", decl.name));
+                routed += 1;
             }
-            Action::Allocate { .. } => {
-                let Some(probe) = supported_probe(ctx, map, &avail, index)? else {
-                    ctx.note(format!("{label}: no supported probe request reaches it"));
-                    continue;
-                };
-                let info = probe.info();
-                let plan = map
-                    .resolve_available(
-                        &avail,
-                        Usage::from_bits(probe.usage),
-                        probe.format,
-                        probe.width,
-                        probe.height,
-                    )
-                    .map_err(|r| Stop::failed(format!("{label}: {r}")))?;
-                let attempts: Vec<&HeapDecl> = plan.attempts().collect();
-                let what = format!("{label} with {}", describe(&info));
-                match call::allocate2(ctx.allocator(), &info, 1)?.value {
-                    Ok(allocated) => {
-                        reply_matches(&info, 1, &allocated)?;
-                        let buffer = allocated.single()?;
-                        let decl =
-                            heap_of(ctx, &buffer, &attempts).map_err(|s| s.context(&what))?;
-                        ctx.note(format!("{what} -> {} ({})", decl.name, plan));
-                        routed += 1;
-                    }
-                    Err(r)
-                        if r.code == AllocationError::NO_RESOURCES
-                            && attempts.iter().any(|d| is_scripted_fake(d)) =>
-                    {
-                        ctx.note(format!("{what}: {r} (scripted fake heap)"));
-                    }
-                    Err(r) => {
-                        return Err(Stop::failed(format!("{what}: supported but refused: {r}")))
-                    }
-                }
+            Err(r)
+                if r.code == AllocationError::NO_RESOURCES
+                    && attempts.iter().any(|d| is_scripted_fake(d)) =>
+            {
+                ctx.note(format!("{what}: {r} (scripted fake heap)"));
+            }
+            Err(r) => {
+                return Err(Stop::failed(format!(
+                    "{what}: the golden route is {heaps:?}, but refused: {r}"
+                )))
             }
         }
     }
     if routed == 0 {
-        return Err(Stop::failed("no rule of the board could be exercised"));
+        return Err(Stop::failed("no request of the golden table could be allocated"));
     }
     Ok(())
 }
@@ -238,9 +196,10 @@ fn exhausts(errno: FakeErrno) -> bool {
 }
 
 /// With scripted fake heaps: drain each heap that fails after N successes, then check every
-/// rule that tries it first: with exhaustion and fallback the buffer comes from a later
-/// heap; without fallback, NO_RESOURCES while isSupported stays true; a non-exhaustion errno
-/// fails the request without trying later heaps. Then an unrelated request still succeeds.
+/// golden request whose route tries it first: with exhaustion and fallback the buffer comes
+/// from a later heap; without fallback, NO_RESOURCES while isSupported stays true; a
+/// non-exhaustion errno fails the request without trying later heaps. Then a request that
+/// avoids the scripted heaps still succeeds.
 fn exhaustion(ctx: &Ctx) -> Outcome {
     let board = ctx.require_board()?;
     let map = &board.map;
@@ -251,32 +210,28 @@ fn exhaustion(ctx: &Ctx) -> Outcome {
             board.path.display()
         )));
     }
-    let avail = map.check_available(present);
+    let table = golden_table(board)?;
     let mut checked = 0usize;
     for heap in scripted {
         let HeapBackend::Fake(script) = &heap.backend else { continue };
-        // Rules whose first heap is this one, with a supported probe each.
-        let mut rules = Vec::new();
-        for (index, rule) in map.rules().iter().enumerate() {
-            if let Action::Allocate { heaps, fallback } = rule.action() {
-                if heaps.first() == Some(&heap.id) {
-                    if let Some(probe) = supported_probe(ctx, map, &avail, index)? {
-                        let later: Vec<&HeapDecl> =
-                            heaps.iter().skip(1).filter_map(|id| map.heap_by_id(*id)).collect();
-                        rules.push((rule.name().to_owned(), *fallback, probe, later));
-                    }
+        // Golden requests whose route starts with this heap.
+        let mut firsts = Vec::new();
+        for expect in table.expects {
+            if let Route::Heaps { heaps, fallback } = expect.route {
+                if heaps.first() == Some(&heap.name.as_str()) {
+                    let later = decls(map, heaps.get(1..).unwrap_or(&[]))?;
+                    firsts.push((expect, fallback, later));
                 }
             }
         }
-        if rules.is_empty() {
-            ctx.note(format!("heap {}: no rule tries it first", heap.name));
+        let Some(&(drain, _, _)) = firsts.first() else {
+            ctx.note(format!("heap {}: no golden route tries it first", heap.name));
             continue;
-        }
+        };
         // Drain: at most fail_after successes, then every call fails.
         let budget = script.fail_after.unwrap_or(0).saturating_add(1).min(64);
-        let drain = rules.first().map(|r| r.2).ok_or_else(|| Stop::failed("no rule"))?;
         for _ in 0..budget {
-            let answer = call::allocate2(ctx.allocator(), &drain.info(), 1)?;
+            let answer = call::allocate2(ctx.allocator(), &info_of(drain), 1)?;
             match answer.value {
                 Ok(allocated) => {
                     let buffer = allocated.single()?;
@@ -287,17 +242,18 @@ fn exhaustion(ctx: &Ctx) -> Outcome {
                 Err(_) => break,
             }
         }
-        for (rule, fallback, probe, later) in &rules {
-            let info = probe.info();
+        for (expect, fallback, later) in &firsts {
+            let info = info_of(expect);
             let what = format!(
-                "rule {rule:?} ({}), first heap {} failing with {}",
+                "rule {:?} ({}), first heap {} failing with {}",
+                expect.rule,
                 describe(&info),
                 heap.name,
                 script.errno
             );
             let answer = call::allocate2(ctx.allocator(), &info, 1)?;
             let healthy_later: Vec<&HeapDecl> =
-                later.iter().copied().filter(|d| !is_scripted_fake(d)).collect();
+                later.iter().copied().filter(|d| !is_scripted_fake(d) && present(d)).collect();
             match (exhausts(script.errno) && *fallback && !healthy_later.is_empty(), answer.value) {
                 (true, Ok(allocated)) => {
                     let buffer = allocated.single()?;
@@ -339,24 +295,20 @@ fn exhaustion(ctx: &Ctx) -> Outcome {
             checked += 1;
         }
     }
-    // D1: the service still serves requests that avoid the failing heaps.
-    let healthy_rule =
-        map.rules().iter().enumerate().find_map(|(index, rule)| match rule.action() {
-            Action::Allocate { heaps, .. } => heaps
-                .first()
-                .and_then(|id| map.heap_by_id(*id))
-                .filter(|d| !is_scripted_fake(d))
-                .map(|_| index),
-            Action::Reject { .. } => None,
-        });
-    if let Some(index) = healthy_rule {
-        if let Some(probe) = supported_probe(ctx, map, &avail, index)? {
-            check::allocate_checked(ctx.allocator(), &probe.info(), 1)
-                .map_err(|s| s.context("a request after the failures"))?;
-        }
+    // The service still serves requests that avoid the failing heaps.
+    let healthy = table.expects.iter().find(|e| match e.route {
+        Route::Heaps { heaps, .. } => heaps
+            .first()
+            .and_then(|name| map.heap(name))
+            .is_some_and(|d| !is_scripted_fake(d) && present(d)),
+        Route::Reject => false,
+    });
+    if let Some(expect) = healthy {
+        check::allocate_checked(ctx.allocator(), &info_of(expect), 1)
+            .map_err(|s| s.context("a request after the failures"))?;
     }
     if checked == 0 {
-        return Err(Stop::skipped("no rule starts with a scripted fake heap"));
+        return Err(Stop::skipped("no golden route starts with a scripted fake heap"));
     }
     Ok(())
 }

@@ -14,6 +14,8 @@ use hal_interface::transport::Endpoint;
 use vts_tests::mapper_stablec::MapperChoice;
 use vts_tests::{cases, runner, Ctx, Filter, Settings, Stop, Summary};
 
+pub mod daemon;
+
 /// Suite runs count the process's fds: two at once would see each other's.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
