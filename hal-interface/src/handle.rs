@@ -772,7 +772,7 @@ mod tests {
         assert_eq!(&ints[7..9], &[0x133, i32::MIN]);
         assert_eq!(&ints[9..11], &[64, 64]);
         assert_eq!(&ints[11..13], &[8192, 0]);
-        assert_eq!(&ints[13..15], &[1, 0xDEAD_BEEF_u32 as i32]);
+        assert_eq!(&ints[13..15], &[1, i32::from_ne_bytes(0xDEAD_BEEF_u32.to_ne_bytes())]);
         // "system-uncached" packed little-endian: "syst" = 0x74737973
         assert_eq!(ints[15], i32::from_le_bytes(*b"syst"));
         assert_eq!(ints[22], 0);

@@ -3,6 +3,8 @@
 //! with the codec, that the bytes behind them are the ones the server wrote, and that
 //! service-specific errors keep their code and message.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;

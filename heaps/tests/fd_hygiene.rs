@@ -2,6 +2,8 @@
 //! success and error paths. One test function, so nothing else in this process opens or
 //! closes fds meanwhile (libtest runs each integration-test file as its own process).
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 use std::num::NonZeroU64;
 use std::os::fd::OwnedFd;
 

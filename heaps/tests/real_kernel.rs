@@ -4,6 +4,8 @@
 //! VM harness (`vm/`) runs this binary with `--include-ignored` and `HEAPS_REQUIRE_DEVICES`
 //! (see `src/test_util/devices.rs`), so a missing device fails there instead of passing.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 #[path = "../src/test_util/devices.rs"]
 mod devices;
 

@@ -3,6 +3,8 @@
 //! ignored `child_half` test, with the buffer's fds inherited and their numbers and the
 //! handle's ints in an environment variable.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 mod common;
 
 use std::os::fd::{AsRawFd, OwnedFd};

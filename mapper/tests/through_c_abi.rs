@@ -1,6 +1,8 @@
 //! The mapper library driven through its exported C symbols (`dlopen` of the built `.so`)
 //! on buffers from a running `gralloc-allocator` on the host board.
 
+#![allow(clippy::cast_possible_truncation)] // test code: fixed small values, unwrap outside #[test] fns
+
 mod common;
 
 use std::os::fd::{AsFd, AsRawFd};

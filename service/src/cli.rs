@@ -411,7 +411,11 @@ fn parse_format(text: &str) -> Result<i32, String> {
     let value = if negative { magnitude.checked_neg() } else { Some(magnitude) };
     // Accept the unsigned spelling of a 32-bit value (0xFFFFFFFF) as its bit pattern.
     value
-        .and_then(|v| i32::try_from(v).ok().or_else(|| u32::try_from(v).ok().map(|u| u as i32)))
+        .and_then(|v| {
+            i32::try_from(v)
+                .ok()
+                .or_else(|| u32::try_from(v).ok().map(|u| i32::from_ne_bytes(u.to_ne_bytes())))
+        })
         .ok_or_else(|| format!("pixel format {text:?} does not fit 32 bits"))
 }
 

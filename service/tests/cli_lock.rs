@@ -2,6 +2,8 @@
 //! (`dlopen` by path, or `mapper.<suffix>.so` found in `$GRALLOC_MAPPER_DIR`), locks them,
 //! writes and reads back a pattern and prints their metadata; a missing library fails.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

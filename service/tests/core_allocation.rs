@@ -2,6 +2,8 @@
 //! injection), E1/D9 (concurrency), G1/G4 (zeroing) and H (output contract), with fake and
 //! memfd heaps. Every failure is checked for "nothing lost".
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 mod core_support;
 
 use std::os::fd::AsFd;

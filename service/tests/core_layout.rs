@@ -1,5 +1,7 @@
 //! Layout tables per format, board alignment, reserved region, and edge values (B7).
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 use std::num::NonZeroU32;
 
 use allocator_service::error::{AllocError, Combination, DescriptorError, Unsupported};

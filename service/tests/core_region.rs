@@ -1,6 +1,8 @@
 //! Each buffer's shared metadata region (handle fd 1) and its buffer id: what the allocator
 //! puts in them, where the region comes from, and all-or-nothing when making one fails.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 mod core_support;
 
 use std::os::fd::AsFd;

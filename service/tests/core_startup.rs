@@ -1,6 +1,8 @@
 //! Start-up: board heap declarations joined to opened heaps (D6), and the fault-injection
 //! board's documented behaviour through heaps opened from the board file itself.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 mod core_support;
 
 use allocator_service::allocator::Allocator;

@@ -3,6 +3,8 @@
 //! (memfd heap), drives it through the CLI binary, and checks the outputs, exit codes, the
 //! SIGTERM shutdown and that the daemon holds no buffer or extra fd after serving.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

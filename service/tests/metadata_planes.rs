@@ -2,6 +2,8 @@
 //! service really computes: every format's component table fits the planes, strides and
 //! byte sizes the layout gives it.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 use std::num::NonZeroU32;
 
 use allocator_service::layout::{Layout, StrideUnit};

@@ -8,6 +8,8 @@
 //! suite links no service code; the fault is on the wire. With no fault (the control run)
 //! the same cases pass, so a failure under a fault is that fault's doing.
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
+
 mod common;
 
 use std::fs::File;

@@ -8,6 +8,7 @@
 //! The wrapper forwards through the real library's function pointers: calling them is this
 //! file's only `unsafe`, one call per block.
 
+#![allow(clippy::cast_possible_wrap)] // test code: fixed small values, unwrap outside #[test] fns
 #![allow(unsafe_code)]
 
 mod common;

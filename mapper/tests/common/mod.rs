@@ -2,6 +2,12 @@
 //! exported C symbols, a `gralloc-allocator` daemon on the host board, and raw
 //! `native_handle_t` buffers built from what the daemon sends.
 #![allow(unsafe_code, dead_code)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::unwrap_used
+)] // test code: fixed small values, unwrap outside #[test] fns
 
 use std::ffi::{c_int, c_void, CStr};
 use std::io::{BufRead, BufReader};

@@ -1,6 +1,7 @@
 //! Shared fixtures of the core tests: a board with scripted fake heaps, descriptors, and the
 //! "nothing lost" check (process fd count unchanged, no fd handed out on error).
 
+#![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::sync::Arc;

@@ -72,11 +72,16 @@ pub fn unlock_ok(mapper: &Mapper, handle: HandleArg<'_>) -> Result<Option<OwnedF
     Ok(fence)
 }
 
+/// The low byte of `value`: the VTS patterns wrap every 256 rows.
+fn low_byte(value: usize) -> u8 {
+    value.to_le_bytes()[0]
+}
+
 /// The VTS `fillRGBA8888`: row `y` of `width_bytes` bytes set to `y`.
 fn fill_rgba8888(mem: &LockedMemory, height: usize, stride_bytes: usize, width_bytes: usize) {
     for y in 0..height {
         for i in 0..width_bytes {
-            let _ = mem.write(y * stride_bytes + i, y as u8);
+            let _ = mem.write(y * stride_bytes + i, low_byte(y));
         }
     }
 }
@@ -110,10 +115,10 @@ fn verify_rgba8888(
         for i in 0..width_bytes {
             let at = y * stride_bytes + i;
             let found = mem.read(at);
-            if found != Some(y as u8) {
+            if found != Some(low_byte(y)) {
                 return Err(Stop::failed(format!(
                     "row {y} byte {i} (offset {at}) reads {found:?}, {} was written",
-                    y as u8
+                    low_byte(y)
                 )));
             }
         }

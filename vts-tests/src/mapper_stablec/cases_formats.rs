@@ -213,11 +213,11 @@ fn traverse(ycbcr: &YCbCr, width: i64, height: i64) -> Result<Vec<(usize, u8)>, 
     let mut out = Vec::new();
     for y in 0..height {
         for x in 0..width {
-            let value = (height * y + x) as u8;
+            let value = (height * y + x).to_le_bytes()[0];
             out.push((offset(at(y0, ycbcr.ystride, y, 1, x))?, value));
             if y % vs == 0 && x % hs == 0 {
                 let (sx, sy) = (x / hs, y / vs);
-                let sub_value = (height * sy + sx) as u8;
+                let sub_value = (height * sy + sx).to_le_bytes()[0];
                 let cb = at(cb0, ycbcr.cstride, sy, ycbcr.chroma_step, sx);
                 let cr = at(cr0, ycbcr.cstride, sy, ycbcr.chroma_step, sx);
                 out.push((offset(cb)?, sub_value));
