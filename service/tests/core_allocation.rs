@@ -1,6 +1,5 @@
-//! Reliability tables B (size arithmetic), C6 (partial failure), D (exhaustion and fault
-//! injection), E1/D9 (concurrency), G1/G4 (zeroing) and H (output contract), with fake and
-//! memfd heaps. Every failure is checked for "nothing lost".
+//! Size arithmetic, partial failure of a multi-buffer call, exhaustion and fault injection,
+//! concurrency, zeroing and the output contract, with fake and memfd heaps. Every failure is checked for "nothing lost".
 
 #![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
 

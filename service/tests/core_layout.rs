@@ -1,4 +1,4 @@
-//! Layout tables per format, board alignment, reserved region, and edge values (B7).
+//! Layout tables per format, board alignment, reserved region, and edge values.
 
 #![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns
 

@@ -1,4 +1,4 @@
-//! A12: over random descriptors (and random heap failures), `is_supported` agrees with
+//! Over random descriptors (and random heap failures), `is_supported` agrees with
 //! `allocate2(d, 1)`, successes are large enough, and nothing is ever lost.
 
 mod core_support;

@@ -1,4 +1,4 @@
-//! Start-up: board heap declarations joined to opened heaps (D6), and the fault-injection
+//! Start-up: board heap declarations joined to opened heaps, and the fault-injection
 //! board's documented behaviour through heaps opened from the board file itself.
 
 #![allow(clippy::unwrap_used)] // test code: fixed small values, unwrap outside #[test] fns

@@ -1,4 +1,4 @@
-//! Reliability table A (descriptor validation) and C1-C5 (count), with "nothing lost": every
+//! Descriptor validation and the buffer count, with "nothing lost": every
 //! refusal leaves the fd count unchanged, hands out no fd, never calls a heap, and agrees with
 //! `is_supported`.
 

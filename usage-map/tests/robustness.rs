@@ -9,7 +9,7 @@ use hal_interface::usage::{Usage, UsageFlag};
 use usage_map::UsageMap;
 
 /// Line-level mutations of every shipped board: each must load or fail with an error, never
-/// panic. Mirrors reliability-tests I3 (fuzz the TOML loader) deterministically.
+/// panic. A deterministic stand-in for fuzzing the TOML loader.
 #[test]
 fn mutated_board_files_fail_cleanly() {
     let boards = common::files_with_ext("boards", "toml");

@@ -1,5 +1,5 @@
-//! Checks shared by many cases: the output contract of a successful reply (reliability
-//! H1/H2) and the shape of a refusal (code, promptness).
+//! Checks shared by many cases: the output contract of a successful reply (valid
+//! handles, no stray fds) and the shape of a refusal (code, promptness).
 
 use std::collections::HashSet;
 use std::os::fd::{AsFd, BorrowedFd};

@@ -12,7 +12,7 @@
 //!
 //! and finally the line `N passed, N failed` (plus `, N skipped` when any case skipped), which
 //! the VM harness and CI grep for. After every case the runner checks the "nothing lost" rule
-//! (reliability-tests.md §4): the client and, when its pid is known, the service hold no more
+//! (the "nothing lost" rule): the client and, when its pid is known, the service hold no more
 //! fds than before the case, and the service process is still the same one.
 
 use std::fmt;

@@ -117,7 +117,7 @@ impl Fixture {
 }
 
 impl Drop for Fixture {
-    /// B8: no request ever broke the heap contract (len a page multiple, within the cap).
+    /// No request ever broke the heap contract (len a page multiple, within the cap).
     fn drop(&mut self) {
         if !std::thread::panicking() {
             self.first.assert_no_violations();
@@ -128,7 +128,7 @@ impl Drop for Fixture {
 
 pub fn fixture() -> Fixture {
     let map = board();
-    // B8: the fakes record any request that is not a page multiple or is above the cap.
+    // The fakes record any request that is not a page multiple or is above the cap.
     let first = Arc::new(FakeHeap::new("first").unwrap().with_max_len(MAX_BYTES_PER_BUFFER));
     let second = Arc::new(FakeHeap::new("second").unwrap().with_max_len(MAX_BYTES_PER_BUFFER));
     let mut table = HeapTable::empty(&map);

@@ -96,7 +96,7 @@ fn with_layers(mut info: BufferDescriptorInfo, layers: i32) -> BufferDescriptorI
     info
 }
 
-/// A1/A2: width, height or layerCount of 0.
+/// Width, height or layerCount of 0.
 fn zero_dimensions(ctx: &Ctx) -> Outcome {
     expect_refusals(
         ctx,
@@ -106,7 +106,7 @@ fn zero_dimensions(ctx: &Ctx) -> Outcome {
     )
 }
 
-/// A3: −1 and `i32::MIN` in each dimension (never cast to a huge unsigned).
+/// −1 and `i32::MIN` in each dimension (never cast to a huge unsigned).
 fn negative_dimensions(ctx: &Ctx) -> Outcome {
     let mut inputs = Vec::new();
     for v in [-1, i32::MIN] {
@@ -118,13 +118,13 @@ fn negative_dimensions(ctx: &Ctx) -> Outcome {
     expect_refusals(ctx, inputs.into_iter().map(|info| Bad::new(info, BAD_DESCRIPTOR)))
 }
 
-/// A4: format UNSPECIFIED.
+/// Format UNSPECIFIED.
 fn unspecified_format(ctx: &Ctx) -> Outcome {
     let info = desc::raw(desc::DEFAULT_NAME, 64, 64, 0, CPU_RW);
     expect_refusals(ctx, [Bad::new(info, BAD_DESCRIPTOR)])
 }
 
-/// A5: values V5 does not define: gaps in the table, formats newer than V5 (0x3C–0x44), the
+/// Values V5 does not define: gaps in the table, formats newer than V5 (0x3C–0x44), the
 /// vendor range, `i32::MAX`, negatives.
 fn unknown_formats(ctx: &Ctx) -> Outcome {
     let mut raw: Vec<i32> =
@@ -189,7 +189,7 @@ fn bad_counts(ctx: &Ctx) -> Outcome {
     )
 }
 
-/// A6: each reserved bit (10, 13, 19, 21, 33–47) on a valid descriptor.
+/// Each reserved bit (10, 13, 19, 21, 33–47) on a valid descriptor.
 fn reserved_bits(ctx: &Ctx) -> Outcome {
     let reserved = (0..64).filter(|bit| bits::RESERVED & (1u64 << bit) != 0);
     expect_refusals(
@@ -200,7 +200,7 @@ fn reserved_bits(ctx: &Ctx) -> Outcome {
     )
 }
 
-/// A6: CPU read and write field values 1 and 4–15 (undefined; not flags).
+/// CPU read and write field values 1 and 4–15 (undefined; not flags).
 fn cpu_fields(ctx: &Ctx) -> Outcome {
     let values = std::iter::once(1u64).chain(4..=15);
     let mut inputs = Vec::new();
@@ -211,7 +211,7 @@ fn cpu_fields(ctx: &Ctx) -> Outcome {
     expect_refusals(ctx, inputs.into_iter().map(|info| Bad::new(info, UNSUPPORTED)))
 }
 
-/// A6: vendor bits the board does not claim.
+/// Vendor bits the board does not claim.
 fn vendor_bits(ctx: &Ctx) -> Outcome {
     let board = ctx.require_board().map_err(|_| {
         Stop::skipped("which vendor bits are claimed is in the board file: needs --board FILE")
@@ -241,7 +241,7 @@ fn with_options(count: usize, name: &str) -> BufferDescriptorInfo {
     info
 }
 
-/// A7: 10⁴ unknown options, thousands of copies of a real option name (over any cap), one
+/// 10⁴ unknown options, thousands of copies of a real option name (over any cap), one
 /// option with a 64 KiB name; all unsupported and answered promptly.
 ///
 /// Each request stays well under 1 MB: kernel binder refuses a larger transaction itself
@@ -257,7 +257,7 @@ fn huge_options(ctx: &Ctx) -> Outcome {
     expect_refusals(ctx, inputs.into_iter().map(|info| Bad::new(info, UNSUPPORTED)))
 }
 
-/// A8: a 128-byte name with no NUL, non-ASCII bytes, an embedded NUL: all allocate; a
+/// A 128-byte name with no NUL, non-ASCII bytes, an embedded NUL: all allocate; a
 /// dma-buf name (when the fd is a dma-buf) is at most 31 bytes.
 fn odd_names(ctx: &Ctx) -> Outcome {
     let mut names: Vec<Vec<u8>> =
@@ -288,7 +288,7 @@ fn odd_names(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// A9: reservedSize −1 and `i64::MIN` (malformed), `i64::MAX`, 2⁴⁰ and the 256 MiB ceiling
+/// ReservedSize −1 and `i64::MIN` (malformed), `i64::MAX`, 2⁴⁰ and the 256 MiB ceiling
 /// + 1 (over any cap).
 fn reserved_sizes(ctx: &Ctx) -> Outcome {
     let sized = |size: i64| {
@@ -308,7 +308,7 @@ fn reserved_sizes(ctx: &Ctx) -> Outcome {
     )
 }
 
-/// A10: V1 bytes that are empty, one byte short, with trailing garbage, a negative name length,
+/// V1 bytes that are empty, one byte short, with trailing garbage, a negative name length,
 /// a name length past the end, or only a length.
 fn malformed_v1(ctx: &Ctx) -> Outcome {
     let fields = V1Fields::vts_default();
@@ -353,7 +353,7 @@ fn v1_validated(ctx: &Ctx) -> Outcome {
     )
 }
 
-/// A11: combinations the format rules forbid (libnativewindow's client checks, mirrored).
+/// Combinations the format rules forbid (libnativewindow's client checks, mirrored).
 fn forbidden_combinations(ctx: &Ctx) -> Outcome {
     let inputs = [
         desc::new(64, 2, Format::Blob, bits::GPU_DATA_BUFFER),
@@ -511,7 +511,7 @@ fn random_descriptor(rng: &mut Rng) -> BufferDescriptorInfo {
     info
 }
 
-/// A12: random descriptors (seed printed; `GRALLOC_VTS_SEED` replays one): `isSupported`
+/// Random descriptors (seed printed; `GRALLOC_VTS_SEED` replays one): `isSupported`
 /// true ⇒ allocate2 Ok or NO_RESOURCES with a conforming reply; false ⇒ UNSUPPORTED or
 /// BAD_DESCRIPTOR; always prompt, nothing lost.
 fn random(ctx: &Ctx) -> Outcome {

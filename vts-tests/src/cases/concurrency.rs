@@ -1,4 +1,4 @@
-//! Many clients at once (reliability E1), then the health check every run ends with.
+//! Many clients at once, then the health check every run ends with.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -107,7 +107,7 @@ fn health_of(ctx: &Ctx, allocator: &dyn IAllocator) -> Outcome {
     Ok(())
 }
 
-/// Reliability §4.3/§4.4: after everything, the same service process answers a ping and
+/// After everything, the same service process answers a ping and
 /// allocates 64×64 at once, on the shared connection and on a new one.
 fn health(ctx: &Ctx) -> Outcome {
     health_of(ctx, ctx.allocator())?;
