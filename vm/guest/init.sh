@@ -16,6 +16,8 @@ echo
 
 SERVICE_NAME=android.hardware.graphics.allocator.IAllocator/default
 BINDER=/dev/binderfs/binder
+# mapper.<suffix>.so for every board's suffix (vm/lib/binaries.sh, GUEST_MAPPER_DIR).
+MAPPER_DIR=/lib/gralloc-mapper
 DEBUGFS=/sys/kernel/debug
 # A 1920x1080 RGBA_8888 buffer: about 8 MiB, so the 128 MiB CMA area holds about 15.
 BIG="--width 1920 --height 1080 --format RGBA_8888"
@@ -289,9 +291,12 @@ board_suite() {
     start_service "$label-service" "$board" || return 1
 
     if need "$label-vts" gralloc-vts; then
-        # The guest's gralloc-vts is static (no dlopen) and the initramfs carries no mapper
-        # library yet: the mapper_stablec.* area is off here (it skips, loudly).
-        timeout 1200 gralloc-vts --connect binder --board "$board" --no-mapper >/tmp/vts.log 2>&1
+        # The whole suite, mapper area included: gralloc-vts is the one dynamic binary here
+        # and loads mapper.<suffix>.so (the service's getIMapperLibrarySuffix) from
+        # MAPPER_DIR, so lock/unlock sync real dma-bufs and the shared metadata region comes
+        # from this kernel's system heap.
+        GRALLOC_MAPPER_DIR=$MAPPER_DIR timeout 1200 gralloc-vts --connect binder --board "$board" \
+            >/tmp/vts.log 2>&1
         rc=$?
         show /tmp/vts.log
         summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/vts.log | tail -n 1)

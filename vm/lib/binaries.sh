@@ -1,17 +1,29 @@
-# Static builds of the project's binaries and of rsbinder-tools; sourced by vm/run.sh.
+# Static builds of the project's binaries and of rsbinder-tools, and the dynamic build of the
+# conformance suite with the mapper library it dlopens; sourced by vm/run.sh.
 
 RUST_TARGET=x86_64-unknown-linux-gnu
 RSBINDER_TOOLS_VERSION=0.12.0
 # Where the guest binaries are collected (name in the guest -> host file).
 declare -A GUEST_BINARIES=()
+# Dynamically linked guest files (path in the guest -> host file): gralloc-vts, the mapper
+# library it dlopens, and the ELF interpreter and shared libraries both need.
+declare -A GUEST_DYNAMIC=()
 # Binaries that did not build, with the reason (the guest reports them missing).
 BUILD_FAILURES=()
+# Where the guest finds mapper.<suffix>.so (gralloc-vts reads $GRALLOC_MAPPER_DIR).
+GUEST_MAPPER_DIR=/lib/gralloc-mapper
 
 vm_target_dir() { printf '%s' "${GRALLOC_VM_TARGET_DIR:-${CARGO_TARGET_DIR:-$REPO_DIR/target}}"; }
 
 static_cargo() {
     RUSTFLAGS='-C target-feature=+crt-static' CARGO_TARGET_DIR=$(vm_target_dir) \
         cargo "$@" --release --target "$RUST_TARGET" -j "$VM_JOBS"
+}
+
+# A normal glibc release build (host triple, so its artifacts live in target/release and never
+# invalidate the static ones under target/$RUST_TARGET).
+dynamic_cargo() {
+    CARGO_TARGET_DIR=$(vm_target_dir) cargo "$@" --release -j "$VM_JOBS"
 }
 
 # add_guest_binary NAME FILE: records FILE for the initramfs when it exists and is static.
@@ -26,13 +38,56 @@ add_guest_binary() {
     fi
 }
 
+# add_guest_dynamic GUEST_PATH FILE: records FILE and what it needs to load: its ELF
+# interpreter and every shared library `ldd` resolves, each at the path it has on the host
+# (/lib64/ld-linux-x86-64.so.2, /lib/x86_64-linux-gnu/libc.so.6 on Debian), where the
+# guest's loader finds them without an ld.so.cache. False after recording the failure.
+add_guest_dynamic() {
+    local guest=$1 file=$2 deps line lib
+    if [[ ! -f $file ]]; then
+        BUILD_FAILURES+=("${guest##*/}: not built")
+        return 1
+    fi
+    if ! deps=$(ldd "$file" 2>&1) || grep -q 'not found' <<<"$deps"; then
+        BUILD_FAILURES+=("${guest##*/}: unresolved shared libraries: ${deps//$'\n'/; }")
+        return 1
+    fi
+    GUEST_DYNAMIC[$guest]=$file
+    while read -r line; do
+        # "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        lib=${line#*=> }
+        lib=${lib%% (*}
+        [[ $lib == /* ]] && GUEST_DYNAMIC[$lib]=$(readlink -f "$lib")
+    done <<<"$deps"
+    return 0
+}
+
+# The suite with its mapper area: gralloc-vts and libgralloc_mapper.so, dynamic (a static
+# binary cannot dlopen), installed as mapper.<suffix>.so for every board's suffix.
+build_suite_with_mapper() {
+    local dir logs=$VM_CACHE/logs suffix
+    dir=$(vm_target_dir)/release
+    log "cargo build (dynamic) -p vts_tests --bin gralloc-vts; -p gralloc_mapper --lib"
+    if ! { dynamic_cargo build -p vts_tests --bin gralloc-vts \
+        && dynamic_cargo build -p gralloc_mapper --lib; } >"$logs/build-suite-mapper.log" 2>&1; then
+        tail -n 20 "$logs/build-suite-mapper.log" >&2
+        log "build of gralloc-vts or gralloc_mapper failed (log: $logs/build-suite-mapper.log)"
+    fi
+    add_guest_dynamic /bin/gralloc-vts "$dir/gralloc-vts" || return 0
+    add_guest_dynamic "$GUEST_MAPPER_DIR/libgralloc_mapper.so" "$dir/libgralloc_mapper.so" || return 0
+    for suffix in $(sed -n 's/^mapper_suffix *= *"\([A-Za-z0-9_.-]*\)".*/\1/p' \
+        "$REPO_DIR"/usage-map/boards/*.toml | sort -u); do
+        GUEST_DYNAMIC[$GUEST_MAPPER_DIR/mapper.$suffix.so]=$dir/libgralloc_mapper.so
+    done
+}
+
 # Builds each package on its own so one broken crate leaves the others testable.
 build_project_binaries() {
     local dir logs out package bins bin
     dir=$(vm_target_dir)/$RUST_TARGET/release
     logs=$VM_CACHE/logs
     mkdir -p "$logs"
-    for package in allocator_service:gralloc-allocator,gralloc vts_tests:gralloc-vts; do
+    for package in allocator_service:gralloc-allocator,gralloc; do
         bins=${package#*:}
         package=${package%%:*}
         log "cargo build (static) -p $package --bin ${bins//,/ --bin }"
@@ -65,6 +120,8 @@ build_project_binaries() {
         BUILD_FAILURES+=("heaps-real-kernel: cargo test --no-run failed")
         BUILD_FAILURES+=("heaps-unit: cargo test --no-run failed")
     fi
+
+    build_suite_with_mapper
 }
 
 # rsb_hub and rsb_service, built static once per version into the cache.
