@@ -362,7 +362,7 @@ step_bench() {
     pass "$1-bench" "1920x1080 allocate2 over binder / direct ioctl: CMA $cma_ratios against $2, system $BENCH_RATIOS against $3; service RSS $memory_before before, $(svc_memory) after both runs"
 }
 
-# step_small_under_load LABEL BASELINE: reliability E2. SurfaceFlinger's 64x64 allocate2
+# step_small_under_load LABEL BASELINE: SurfaceFlinger's 64x64 allocate2
 # alone, then while four clients loop 8 MiB CMA allocations; reports both p99s. Figures
 # only, like step_bench: a 4-thread pool shared with slow CMA requests is the point to see.
 step_small_under_load() {
@@ -421,7 +421,7 @@ release_holders() {
     holders=""
 }
 
-# D3: fill the CMA area through the service, then a no-fallback rule must answer
+# Fill the CMA area through the service, then a no-fallback rule must answer
 # NO_RESOURCES and a fallback rule must be served from its next heap.
 step_cma_exhaustion() {
     label=$1
@@ -635,7 +635,7 @@ fault_step_end() {
     dmabufs=$(svc_dmabufs)
 }
 
-# D7: failslab and fail_page_alloc (10 %) aimed at the service's threads during a batch of
+# failslab and fail_page_alloc (10 %) aimed at the service's threads during a batch of
 # allocations. MODE heap: only allocations made under the heap's ioctl (DMA_HEAP_IOCTL_ALLOC
 # or ION_IOC_ALLOC) may fail, so every refusal must be NO_RESOURCES. MODE task: every kernel
 # allocation of the service's threads may fail, binder's own reply path included, so a
@@ -697,7 +697,7 @@ arm_fail_nth() {
     done
 }
 
-# D7 fail-nth sweep: one 64x64 allocate2 with its 1st, then 2nd, ... kernel allocation
+# fail-nth sweep: one 64x64 allocate2 with its 1st, then 2nd, ... kernel allocation
 # failing, until a call no longer reaches the armed one, so every allocation on the path
 # fails once. MODE heap: failslab and fail_page_alloc, counting only allocations under the
 # heap ioctl; every call must succeed or answer NO_RESOURCES. MODE slab: failslab on every

@@ -5,7 +5,7 @@ HOST_PACKAGES=(
     qemu-system-x86:qemu-system-x86_64 busybox-static:busybox cpio:cpio xz-utils:xz
     gcc:gcc make:make flex:flex bison:bison bc:bc libelf-dev:/usr/include/libelf.h
     libssl-dev:/usr/include/openssl/ssl.h dpkg-dev:dpkg-deb binutils:readelf
-    util-linux:flock gzip:gzip
+    util-linux:flock gzip:gzip libc-bin:ldd
 )
 
 host_deps() {
