@@ -108,9 +108,10 @@ enum Fault {
     ListClaimsTooMuch,
     Smpte2094Set,
     SecondInstanceRejectsFree,
+    FenceKept,
 }
 
-const FAULTS: [Fault; 21] = [
+const FAULTS: [Fault; 22] = [
     Fault::None,
     Fault::NullDumpAll,
     Fault::SecondLoadDiffers,
@@ -132,6 +133,7 @@ const FAULTS: [Fault; 21] = [
     Fault::ListClaimsTooMuch,
     Fault::Smpte2094Set,
     Fault::SecondInstanceRejectsFree,
+    Fault::FenceKept,
 ];
 
 static FAULT: AtomicU8 = AtomicU8::new(0);
@@ -312,7 +314,13 @@ unsafe extern "C" fn lock(
     out: *mut *mut c_void,
 ) -> i32 {
     let Some(f) = real().lock else { return 7 };
-    // SAFETY: forwarding the caller's arguments unchanged.
+    let mut fence = fence;
+    if fault() == Fault::FenceKept && fence >= 0 {
+        // The real lock closes a copy; the caller's fence is never closed.
+        // SAFETY: F_DUPFD_CLOEXEC on the caller's fd touches no memory and takes no ownership.
+        fence = unsafe { libc::fcntl(fence, libc::F_DUPFD_CLOEXEC, 0) };
+    }
+    // SAFETY: forwarding the caller's arguments unchanged (but the fence, above).
     let mut code = unsafe { f(h, usage, region, fence, out) };
     if fault() == Fault::LockIgnoresRegion && code == 3 {
         // SAFETY: as above, with the whole-buffer region instead.
@@ -583,6 +591,15 @@ const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        fault: Fault::FenceKept,
+        filter: "mapper_stablec.lock_closes_the_acquire_fence_even_on_error",
+        kills: &[(
+            "lock_closes_the_acquire_fence_even_on_error",
+            "still open after a successful lock, after a lock refused with BAD_VALUE (region \
+             twice the buffer), after a lock refused with BAD_BUFFER (null handle)",
+        )],
+    },
+    Scenario {
         fault: Fault::LockIgnoresRegion,
         filter: "mapper_stablec.lock_bad_access_region",
         kills: &[("lock_bad_access_region", "BAD_VALUE")],
@@ -755,6 +772,7 @@ fn import_and_lock_faults_are_caught() {
         Fault::UnlockAlwaysSucceeds,
         Fault::LockIgnoresRegion,
         Fault::LockPointsOutsideTheBuffer,
+        Fault::FenceKept,
     ]);
 }
 

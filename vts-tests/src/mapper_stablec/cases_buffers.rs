@@ -1,6 +1,8 @@
 //! Loading, import/free, lock/unlock and flush/reread cases.
 
-use std::os::fd::OwnedFd;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use hal_interface::metadata::{MetadataValue, StandardMetadataType as T};
 use hal_interface::usage::bits;
@@ -31,6 +33,10 @@ pub const CASES: &[Case] = &[
     Case { name: "mapper_stablec.free_buffer_negative", run: free_buffer_negative },
     Case { name: "mapper_stablec.lock_unlock_basic", run: lock_unlock_basic },
     Case { name: "mapper_stablec.lock_bad_access_region", run: lock_bad_access_region },
+    Case {
+        name: "mapper_stablec.lock_closes_the_acquire_fence_even_on_error",
+        run: lock_closes_the_acquire_fence_even_on_error,
+    },
     Case { name: "mapper_stablec.unlock_negative", run: unlock_negative },
     Case { name: "mapper_stablec.unlock_not_imported", run: unlock_not_imported },
     Case { name: "mapper_stablec.unlock_not_locked", run: unlock_not_locked },
@@ -340,6 +346,78 @@ fn lock_bad_access_region(ctx: &Ctx) -> Outcome {
         let _ = mapper.unlock(import.arg());
     }
     expect_code("lock of a region twice the buffer", code, super::error::BAD_VALUE)?;
+    import.free()
+}
+
+/// `lock` handed a signalled acquire fence (the read end of a pipe holding a byte: POLLIN, as
+/// a signalled sync fence answers); returns the code and whether the fence's fd number was
+/// closed when `lock` returned, checked before any other call can reuse the number.
+///
+/// # Errors
+/// No pipe, or a null callback.
+fn lock_with_signalled_fence(
+    mapper: &Mapper,
+    handle: HandleArg<'_>,
+    usage: u64,
+    region: ARect,
+) -> Result<(i32, bool), Stop> {
+    let (fence, writer) =
+        nix::unistd::pipe().map_err(|e| Stop::failed(format!("pipe for the fence: {e}")))?;
+    // Kept open until after the check, so the fence reads as signalled, not hung up.
+    let mut writer = File::from(writer);
+    writer.write_all(b"s").map_err(|e| Stop::failed(format!("signalling the fence: {e}")))?;
+    let number = fence.as_raw_fd();
+    // `lock` takes the fd over (`into_raw_fd`): only the mapper may close it.
+    let (code, _) = mapper.lock(handle, usage, region, Some(fence))?;
+    let closed = !super::ffi::fd_is_open(number);
+    drop(writer);
+    Ok((code, closed))
+}
+
+/// IMapper.h `lock`: the mapper owns the acquire fence and closes it, even on error. A
+/// signalled fence handed to a lock that succeeds, to one of a region twice the buffer
+/// (BAD_VALUE) and to one of a null handle (BAD_BUFFER) must be closed when each returns.
+fn lock_closes_the_acquire_fence_even_on_error(ctx: &Ctx) -> Outcome {
+    let mapper = mapper(ctx)?;
+    let allocation = allocate_ok(ctx, &generic_info())?;
+    let info = &allocation.info;
+    let usage = desc::usage_of(info);
+    let import = Import::new(mapper, &allocation)?;
+    let mut open = Vec::new();
+
+    let (code, closed) = lock_with_signalled_fence(mapper, import.arg(), usage, region_of(info))?;
+    if code == super::error::NONE {
+        unlock_ok(mapper, import.arg())?;
+    }
+    expect_code("lock with a signalled acquire fence", code, super::error::NONE)?;
+    if !closed {
+        open.push("a successful lock");
+    }
+
+    let twice = ARect { left: 0, top: 0, right: info.width * 2, bottom: info.height * 2 };
+    let (code, closed) = lock_with_signalled_fence(mapper, import.arg(), usage, twice)?;
+    if code == super::error::NONE {
+        let _ = mapper.unlock(import.arg());
+    }
+    expect_code("lock of a region twice the buffer", code, super::error::BAD_VALUE)?;
+    if !closed {
+        open.push("a lock refused with BAD_VALUE (region twice the buffer)");
+    }
+
+    let (code, closed) =
+        lock_with_signalled_fence(mapper, HandleArg::Null, usage, region_of(info))?;
+    expect_code("lock(nullptr)", code, super::error::BAD_BUFFER)?;
+    if !closed {
+        open.push("a lock refused with BAD_BUFFER (null handle)");
+    }
+
+    if !open.is_empty() {
+        // Not closed here: the mapper owns the number and may still close it later.
+        return Err(Stop::failed(format!(
+            "the acquire fence is still open after {}",
+            open.join(", after ")
+        )));
+    }
     import.free()
 }
 

@@ -652,3 +652,12 @@ impl LockedMemory {
         true
     }
 }
+
+/// Whether fd number `fd` is open in this process (`fcntl(F_GETFD)` is not EBADF): how a
+/// case sees that `lock` closed the acquire fence it was handed.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor flags of a number; it touches no memory
+    // and takes no ownership, and a closed number just answers EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    flags >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EBADF)
+}
