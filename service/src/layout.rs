@@ -32,7 +32,7 @@
 //! | RAW10, RAW12 | 10 or 12 bits/px packed; width a multiple of 4; stride reported **in bytes** |
 //! | RAW_OPAQUE | 1 B per unit: the camera framework allocates it like BLOB (`width` = bytes, height 1), so `width × height` bytes |
 //! | BLOB | `width` bytes; height 1 and one layer; the board's stride alignment does not apply |
-//! | IMPLEMENTATION_DEFINED | without CPU usage: the YCBCR_420_888 layout when a video, camera or image-encoder bit is set, else RGBA_8888 (resolved by `Image::new`); with CPU usage: refused by the request (the board schema has no mapping for it) |
+//! | IMPLEMENTATION_DEFINED | the YCBCR_420_888 (NV12) layout when a video, camera or image-encoder bit is set, else RGBA_8888, with or without CPU usage (resolved by `Image::new`); the handle keeps the format and its planes name the layout |
 //! | UNSPECIFIED | no layout (a malformed descriptor, rejected before this module) |
 //!
 //! YUV layouts (including Y8 and Y16) take exactly one layer; the request refuses more, as it

@@ -224,17 +224,26 @@ fn implementation_defined_is_resolved_from_usage() {
             .unwrap()
             .map(|image| image.layout_format())
     };
-    let refused = Err(AllocError::Unsupported(Unsupported::Combination {
-        format: Format::ImplementationDefined,
-        rule: Combination::ImplementationDefinedWithCpu,
-    }));
     assert_eq!(resolve(GPU | bits::COMPOSER_OVERLAY), Ok(Format::Rgba8888));
     assert_eq!(resolve(0), Ok(Format::Rgba8888));
     assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::GPU_TEXTURE), Ok(Format::Ycbcr420_888));
     assert_eq!(resolve(bits::VIDEO_DECODER), Ok(Format::Ycbcr420_888));
     assert_eq!(resolve(bits::VIDEO_ENCODER), Ok(Format::Ycbcr420_888));
-    assert_eq!(resolve(bits::CPU_READ_RARELY), refused);
-    assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::CPU_WRITE_OFTEN), refused);
+    // CPU bits never change the choice (Android 15 allows them).
+    assert_eq!(resolve(bits::CPU_READ_RARELY), Ok(Format::Rgba8888));
+    assert_eq!(resolve(GPU | bits::CPU_READ_OFTEN | bits::CPU_WRITE_OFTEN), Ok(Format::Rgba8888));
+    assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::CPU_WRITE_OFTEN), Ok(Format::Ycbcr420_888));
+    assert_eq!(resolve(bits::VIDEO_DECODER | bits::CPU_READ_OFTEN), Ok(Format::Ycbcr420_888));
+    for usage in [GPU, bits::CAMERA_OUTPUT, bits::VIDEO_ENCODER | bits::GPU_TEXTURE] {
+        let layout = |usage| {
+            let img = image_of(Format::ImplementationDefined, usage, (64, 64, 1), 0);
+            Layout::for_image(&img.unwrap().unwrap(), &Alignment::NONE, PAGE).unwrap()
+        };
+        let (plain, cpu) =
+            (layout(usage), layout(usage | bits::CPU_READ_OFTEN | bits::CPU_WRITE_RARELY));
+        assert_eq!(plain.planes(), cpu.planes(), "{usage:#x}");
+        assert_eq!(plain.total_size(), cpu.total_size(), "{usage:#x}");
+    }
     let img = image_of(Format::ImplementationDefined, bits::CAMERA_OUTPUT, (64, 64, 1), 0);
     let l = Layout::for_image(&img.unwrap().unwrap(), &Alignment::NONE, PAGE).unwrap();
     assert_eq!((l.layout_format(), l.planes().len()), (Format::Ycbcr420_888, 2));

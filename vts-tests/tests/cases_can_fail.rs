@@ -46,6 +46,11 @@ enum Fault {
     LeakFd,
     /// Clears reserved bits and undefined CPU field values, and vendor bits, before validating.
     AcceptUnknownUsage,
+    /// Refuses the retired gralloc0 bits 10 and 13 as reserved (the behaviour before libui's
+    /// callers were served).
+    RefuseRetiredUsage,
+    /// Refuses IMPLEMENTATION_DEFINED with CPU usage (the rule Android 15 removed).
+    RefuseImplementationDefinedCpu,
     /// Drops `additionalOptions` before validating.
     AcceptUnknownOptions,
     /// Writes 0xAA into the last byte of every buffer.
@@ -121,7 +126,7 @@ impl Broken {
         let mut info = vts_tests::desc::copy(info);
         match self.fault {
             Fault::AcceptUnknownUsage => {
-                let mut usage = vts_tests::desc::usage_of(&info) & bits::STANDARD;
+                let mut usage = vts_tests::desc::usage_of(&info) & (bits::STANDARD | bits::RETIRED);
                 for shift in [0, 4] {
                     if !matches!((usage >> shift) & 0xf, 0 | 2 | 3) {
                         usage = usage & !(0xf << shift) | 3 << shift;
@@ -130,6 +135,15 @@ impl Broken {
                 info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
             }
             Fault::AcceptUnknownOptions => info.additionalOptions.clear(),
+            Fault::RefuseImplementationDefinedCpu
+                if info.format.0 == hal_interface::Format::ImplementationDefined.raw()
+                    && vts_tests::desc::usage_of(&info) & 0xff != 0 =>
+            {
+                return Err(wire::allocation_error(AllocationError::UNSUPPORTED, "impl-def cpu"));
+            }
+            Fault::RefuseRetiredUsage if vts_tests::desc::usage_of(&info) & bits::RETIRED != 0 => {
+                return Err(wire::allocation_error(AllocationError::UNSUPPORTED, "bit 10 or 13"));
+            }
             Fault::MisroutedClientTarget => {
                 let usage = vts_tests::desc::usage_of(&info) & !bits::COMPOSER_CLIENT_TARGET;
                 info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
@@ -460,6 +474,18 @@ const SCENARIOS: &[Scenario] = &[
         ],
     ),
     scenario(
+        Fault::RefuseRetiredUsage,
+        HOST,
+        "bad_input.retired*",
+        &[("bad_input.retired_gralloc0_usage_bits_are_accepted_and_ignored", "isSupported")],
+    ),
+    scenario(
+        Fault::RefuseImplementationDefinedCpu,
+        HOST,
+        "formats.implementation_defined*",
+        &[("formats.implementation_defined_with_cpu_usage_gets_the_layout_without", "isSupported")],
+    ),
+    scenario(
         Fault::AcceptUnknownOptions,
         HOST,
         "aidl.rejects_unknown_options:bad_input.huge_option*",
@@ -706,6 +732,16 @@ fn broken_strides_counts_and_fds_are_caught() {
 #[test]
 fn accepted_unknown_usage_and_options_are_caught() {
     killed(&[Fault::AcceptUnknownUsage, Fault::AcceptUnknownOptions]);
+}
+
+#[test]
+fn refused_retired_usage_bits_are_caught() {
+    killed(&[Fault::RefuseRetiredUsage]);
+}
+
+#[test]
+fn refused_implementation_defined_cpu_usage_is_caught() {
+    killed(&[Fault::RefuseImplementationDefinedCpu]);
 }
 
 #[test]
