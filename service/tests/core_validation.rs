@@ -269,7 +269,11 @@ fn a11_forbidden_combinations_are_unsupported() {
 fn layouts_that_cannot_exist_are_unsupported() {
     let fx = fixture();
     let layout = |err: AllocError| assert!(matches!(err, AllocError::Layout(_)), "{err}");
-    layout(refused(&fx, &desc(63, 64, Format::Yv12, CPU_RW), UNSUPPORTED));
+    layout(refused(&fx, &desc(63, 64, Format::Ycbcr422Sp, CPU_RW), UNSUPPORTED));
+    // Odd 4:2:0 sizes are served (chroma rounded up).
+    for format in [Format::Yv12, Format::Ycbcr420_888, Format::Ycrcb420Sp, Format::YcbcrP010] {
+        accepted(&fx, &desc(641, 481, format, CPU_RW));
+    }
     layout(refused(&fx, &desc(102, 4, Format::Raw10, CPU_RW), UNSUPPORTED));
     // Android 15 serves IMPLEMENTATION_DEFINED with CPU usage.
     accepted(&fx, &desc(64, 64, Format::ImplementationDefined, CPU_RW));

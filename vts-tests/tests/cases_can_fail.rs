@@ -74,6 +74,8 @@ enum Fault {
     /// `COMPOSER_CLIENT_TARGET` is dropped before routing (and put back in the handle): the
     /// buffer comes from another rule's heap, as with a resolver bug.
     MisroutedClientTarget,
+    /// Chroma planes of odd-height buffers claim one row fewer (`floor(h/2)` rows).
+    ChromaRowsFloored,
     /// Chroma planes report half their row stride.
     ChromaStrideHalved,
     /// The handle's reserved size is rounded up to a page.
@@ -261,6 +263,13 @@ impl Broken {
                 Fault::InflatedSize => handle.alloc_size *= 3,
                 Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
                 Fault::MisroutedClientTarget => handle.usage = asked,
+                Fault::ChromaRowsFloored if handle.height % 2 == 1 => {
+                    for plane in &mut handle.planes {
+                        if plane.v_subsampling == 2 {
+                            plane.size = plane.size.saturating_sub(plane.stride_bytes.into());
+                        }
+                    }
+                }
                 Fault::ChromaStrideHalved => {
                     for plane in &mut handle.planes {
                         if plane.h_subsampling == 2 {
@@ -579,6 +588,12 @@ const SCENARIOS: &[Scenario] = &[
         &[("routing.each_usage_class_lands_on_its_rule_heap", "allows only [\"fake-cma\"]")],
     ),
     scenario(
+        Fault::ChromaRowsFloored,
+        HOST,
+        "planes.odd*",
+        &[("planes.odd_sized_420_formats_round_chroma_up", "cannot hold")],
+    ),
+    scenario(
         Fault::ChromaStrideHalved,
         HOST,
         "planes.*",
@@ -766,6 +781,7 @@ fn handles_that_lie_about_size_heap_or_planes_are_caught() {
         Fault::WrongHeap,
         Fault::MisroutedClientTarget,
         Fault::ChromaStrideHalved,
+        Fault::ChromaRowsFloored,
         Fault::ReservedRoundedUp,
     ]);
 }
