@@ -67,16 +67,24 @@ pub mod bits {
     /// Bits 48-63, reserved for vendors.
     pub const VENDOR_MASK_HI: u64 = 0xffff << 48;
 
+    /// Retired gralloc0 `GRALLOC_USAGE_HW_2D`.
+    pub const HW_2D: u64 = 1 << 10;
+    /// Retired gralloc0 `GRALLOC_USAGE_EXTERNAL_DISP`.
+    pub const EXTERNAL_DISP: u64 = 1 << 13;
+
     /// Every standard bit, including both CPU fields.
     pub const STANDARD: u64 = 0x0000_0001_0FD7_DBFF;
-    /// Bits that must be zero (10, 13, 19, 21, 33-47).
-    pub const RESERVED: u64 = 0x0000_FFFE_0028_2400;
+    /// Retired gralloc0 bits (10, 13) that libui still passes through (`kRemovedUsageBits`
+    /// of `Gralloc4.cpp`/`Gralloc5.cpp`): accepted, kept in the word, and ignored by routing.
+    pub const RETIRED: u64 = HW_2D | EXTERNAL_DISP;
+    /// Bits that must be zero (19, 21, 33-47).
+    pub const RESERVED: u64 = 0x0000_FFFE_0028_0000;
     /// Both vendor ranges.
     pub const VENDOR: u64 = VENDOR_MASK | VENDOR_MASK_HI;
 
     const _: () = assert!(STANDARD & RESERVED == 0 && STANDARD & VENDOR == 0);
-    const _: () = assert!(RESERVED & VENDOR == 0);
-    const _: () = assert!(STANDARD | RESERVED | VENDOR == u64::MAX);
+    const _: () = assert!(RESERVED & VENDOR == 0 && RETIRED & (STANDARD | RESERVED | VENDOR) == 0);
+    const _: () = assert!(STANDARD | RETIRED | RESERVED | VENDOR == u64::MAX);
 }
 
 /// How often the CPU reads or writes a buffer: one 4-bit field of the usage word.
@@ -302,7 +310,8 @@ impl Usage {
 
     /// Parses the AIDL wire value (`BufferUsage.0`, an `i64`): only a word with defined CPU
     /// field values and no reserved bit. Vendor bits are kept; whether they are allowed is the
-    /// board's decision.
+    /// board's decision. The retired gralloc0 bits ([`bits::RETIRED`]) are accepted and kept,
+    /// as minigbm keeps the caller's word in its handle; [`Usage::routing`] drops them.
     ///
     /// # Errors
     /// [`UsageError::UndefinedCpuField`] or [`UsageError::ReservedBits`].
@@ -361,6 +370,13 @@ impl Usage {
     /// Whether the CPU reads or writes the buffer at all (any non-zero CPU field).
     pub const fn has_cpu_access(self) -> bool {
         self.0 & (bits::CPU_READ_MASK | bits::CPU_WRITE_MASK) != 0
+    }
+
+    /// The word routing and layout decisions see: the retired gralloc0 bits cleared, so a
+    /// request with them is served exactly as one without.
+    #[must_use]
+    pub const fn routing(self) -> Self {
+        Self(self.0 & !bits::RETIRED)
     }
 
     /// The vendor bits (28-31, 48-63) that are set.
@@ -529,7 +545,8 @@ mod tests {
     #[test]
     fn masks_partition_the_word() {
         assert_eq!(bits::STANDARD, 0x0000_0001_0FD7_DBFF);
-        assert_eq!(bits::RESERVED, 0x0000_FFFE_0028_2400);
+        assert_eq!(bits::RESERVED, 0x0000_FFFE_0028_0000);
+        assert_eq!(bits::RETIRED, 0x2400);
         assert_eq!(bits::VENDOR, 0xFFFF_0000_F000_0000);
         let all_flags = UsageFlag::ALL.into_iter().fold(0, |a, f| a | f.bit());
         assert_eq!(all_flags | bits::CPU_READ_MASK | bits::CPU_WRITE_MASK, bits::STANDARD);
@@ -559,8 +576,20 @@ mod tests {
 
     #[test]
     fn reserved_bits_are_rejected() {
-        for bit in [10u32, 13, 19, 21, 33, 40, 47] {
+        for bit in [19u32, 21, 33, 40, 47] {
             assert_eq!(Usage::from_wire(1 << bit), Err(UsageError::ReservedBits(1 << bit)));
+            let with_retired = Usage::from_bits(1 << bit | bits::RETIRED).to_wire();
+            assert_eq!(Usage::from_wire(with_retired), Err(UsageError::ReservedBits(1 << bit)));
+        }
+    }
+
+    #[test]
+    fn retired_gralloc0_bits_are_accepted_kept_and_not_routed() {
+        for bit in [bits::HW_2D, bits::EXTERNAL_DISP, bits::RETIRED] {
+            let word = bits::GPU_TEXTURE | bit;
+            let u = Usage::from_wire(Usage::from_bits(word).to_wire()).unwrap();
+            assert_eq!(u.bits(), word, "the word is kept as the caller sent it");
+            assert_eq!(u.routing().bits(), bits::GPU_TEXTURE);
         }
     }
 

@@ -417,15 +417,20 @@ fn concurrent_lock_and_free_never_crash() {
             std::thread::spawn(move || {
                 let m = mapper();
                 barrier.wait();
-                for round in 0..200 {
+                for _ in 0..200 {
                     let own = m.import(raw.as_ptr().cast()).expect("import");
                     let p = m.lock(own, CPU_RW, whole(), -1).expect("lock");
                     poke(p, 0, &[i as u8]);
                     m.unlock(own).expect("unlock");
                     assert_eq!(m.free(own), MapperError::None);
-                    // Racing on one shared handle: one thread frees it, the others get
-                    // BAD_BUFFER or success, never a crash.
-                    let s = shared as *const gralloc_mapper::abi::NativeHandleHeader;
+                }
+                // Racing on one shared handle: one thread frees it, the others get
+                // BAD_BUFFER or success, never a crash. No thread imports meanwhile, so the
+                // freed handle's address cannot come back as another registered handle (a
+                // client using a freed handle would otherwise reach that one).
+                barrier.wait();
+                let s = shared as *const gralloc_mapper::abi::NativeHandleHeader;
+                for round in 0..200 {
                     if i == 0 && round == 100 {
                         assert_eq!(m.free(s), MapperError::None);
                     } else if let Ok(_p) = m.lock(s, CPU_READ, whole(), -1) {

@@ -93,9 +93,6 @@ pub enum Unsupported {
 /// logs match on the rule, not on its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum Combination {
-    /// IMPLEMENTATION_DEFINED has no CPU-accessible layout on this service.
-    #[error("IMPLEMENTATION_DEFINED has no layout for CPU usage")]
-    ImplementationDefinedWithCpu,
     /// PROTECTED buffers are never CPU-accessible.
     #[error("PROTECTED buffers must not have CPU usage")]
     ProtectedWithCpu,

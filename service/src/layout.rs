@@ -24,15 +24,15 @@
 //! | DEPTH_24_STENCIL_8, DEPTH_32F | 4 B/px |
 //! | DEPTH_32F_STENCIL_8 | 8 B/px: 32-bit depth, 8-bit stencil, 24 bits unused |
 //! | YCBCR_422_I (YUY2) | 2 B/px interleaved Y0 Cb Y1 Cr; width even |
-//! | YV12 | Y, Cr, Cb planes; stride a multiple of 16 px; `c_stride = align(stride / 2, 16)`; width and height even |
-//! | YCBCR_420_888 | NV12: Y plane, then one interleaved CbCr plane with the luma stride in bytes; width and height even |
-//! | YCRCB_420_SP (NV21) | Y plane, then interleaved CrCb (`cb == cr + 1`); width and height even |
+//! | YV12 | Y, Cr, Cb planes; stride a multiple of 16 px; `c_stride = align(stride / 2, 16)`; chroma planes of `ceil(h / 2)` rows |
+//! | YCBCR_420_888 | NV12: Y plane, then one interleaved CbCr plane with the luma stride in bytes; stride at least the width rounded up to even; chroma `ceil(h / 2)` rows |
+//! | YCRCB_420_SP (NV21) | Y plane, then interleaved CrCb (`cb == cr + 1`); as NV12 for odd sizes |
 //! | YCBCR_422_SP (NV16) | Y plane, then interleaved CbCr with `height` rows; width even |
-//! | YCBCR_P010 | as NV12 with 16-bit samples (10 significant bits at the top); width and height even |
+//! | YCBCR_P010 | as NV12 with 16-bit samples (10 significant bits at the top) |
 //! | RAW10, RAW12 | 10 or 12 bits/px packed; width a multiple of 4; stride reported **in bytes** |
 //! | RAW_OPAQUE | 1 B per unit: the camera framework allocates it like BLOB (`width` = bytes, height 1), so `width × height` bytes |
 //! | BLOB | `width` bytes; height 1 and one layer; the board's stride alignment does not apply |
-//! | IMPLEMENTATION_DEFINED | without CPU usage: the YCBCR_420_888 layout when a video, camera or image-encoder bit is set, else RGBA_8888 (resolved by `Image::new`); with CPU usage: refused by the request (the board schema has no mapping for it) |
+//! | IMPLEMENTATION_DEFINED | the YCBCR_420_888 (NV12) layout when a video, camera or image-encoder bit is set, else RGBA_8888, with or without CPU usage (resolved by `Image::new`); the handle keeps the format and its planes name the layout |
 //! | UNSPECIFIED | no layout (a malformed descriptor, rejected before this module) |
 //!
 //! YUV layouts (including Y8 and Y16) take exactly one layer; the request refuses more, as it
@@ -403,12 +403,13 @@ fn plane_shape(
             let p = plane(width, 1, (1, 1), PlaneComponent::Blob)?;
             Ok(Shape::single(width, width, StrideUnit::Pixels, p))
         }
+        // Odd 4:2:0 sizes round the chroma planes up to ceil(w/2) x ceil(h/2) samples, as
+        // minigbm and Arm's gralloc do: the buffer always holds every plane it describes.
         Geometry::Yv12 => {
-            even("width", image.width())?;
-            even("height", image.height())?;
+            // stride is even (a multiple of 16) and >= width, so stride / 2 >= ceil(w / 2).
             let stride = row_stride(width, 1, 16, board)?;
             let c_stride = align_up(div(stride, 2)?, 16, "chroma stride")?;
-            let c_rows = div(height, 2)?;
+            let c_rows = height.div_ceil(2);
             let y = plane(stride, height, (1, 1), PlaneComponent::Y)?;
             let cr = plane(c_stride, c_rows, (2, 2), PlaneComponent::Cr)?;
             let cb = plane(c_stride, c_rows, (2, 2), PlaneComponent::Cb)?;
@@ -420,14 +421,18 @@ fn plane_shape(
             })
         }
         Geometry::SemiPlanar { bytes_per_sample, vertical_subsampling, chroma } => {
-            even("width", image.width())?;
-            if vertical_subsampling == 2 {
-                even("height", image.height())?;
-            }
+            // 4:2:2 keeps its even width; 4:2:0 rounds the luma stride up to an even width so
+            // that a chroma row of ceil(w/2) pairs fits the shared stride.
+            let luma_width = if vertical_subsampling == 2 {
+                align_up(width, 2, "even width")?
+            } else {
+                even("width", image.width())?;
+                width
+            };
             let bps = u64::from(bytes_per_sample);
-            let stride_pixels = row_stride(width, bps, 1, board)?;
+            let stride_pixels = row_stride(luma_width, bps, 1, board)?;
             let stride_bytes = mul(stride_pixels, bps, "stride in bytes")?;
-            let c_rows = div(height, u64::from(vertical_subsampling))?;
+            let c_rows = height.div_ceil(u64::from(vertical_subsampling.max(1)));
             let v_sub = u32::from(vertical_subsampling);
             let y = plane(stride_bytes, height, (1, 1), PlaneComponent::Y)?;
             let c = plane(stride_bytes, c_rows, (2, v_sub), chroma)?;

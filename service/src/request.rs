@@ -4,7 +4,8 @@
 //! deterministic: malformed fields first (`BAD_DESCRIPTOR`: non-positive dimensions,
 //! UNSPECIFIED format, negative `reservedSize`), then permanent refusals (`UNSUPPORTED`):
 //! unknown format, undefined usage (undefined CPU field values, reserved bits, vendor bits the
-//! board does not claim), options, format/usage combinations, and the board's limits on
+//! board does not claim; the retired gralloc0 bits 10 and 13 are accepted, kept in the handle
+//! and ignored by routing), options, format/usage combinations, and the board's limits on
 //! width (not for BLOB and RAW_OPAQUE, whose width is a byte count), height and reserved
 //! size. Size and count caps need the layout and are checked by the allocator, still before
 //! any heap is touched.
@@ -15,13 +16,17 @@
 //! than the board's `max_options` are refused before a single name is read.
 //!
 //! Format/usage combinations refused (mirroring libnativewindow's client-side checks), each
-//! one [`Combination`] value: IMPLEMENTATION_DEFINED with CPU access (no board maps it to a
-//! CPU-readable layout); PROTECTED with CPU access; SENSOR_DIRECT_DATA without BLOB; BLOB
+//! one [`Combination`] value: PROTECTED with CPU access; SENSOR_DIRECT_DATA without BLOB; BLOB
 //! with a height or layer count other than 1, or with GPU image or video-encoder usage; YUV
 //! formats (and IMPLEMENTATION_DEFINED resolved to YCBCR_420_888) with more than one layer;
 //! YUV formats with a cube map or a mipmap chain; a cube map that is not square or whose
 //! layer count is not a multiple of 6. The resulting [`Image`] is valid by construction, so
 //! the layout does not check any of this again.
+//!
+//! IMPLEMENTATION_DEFINED is served with or without CPU usage (Android 15 dropped the rule
+//! forbidding CPU access): [`implementation_defined_layout`] picks the concrete layout from
+//! the usage alone, so CPU bits never change it. The handle keeps the requested format and
+//! says which layout it got in its planes (the first plane's component: Y or RGBA).
 
 use std::borrow::Cow;
 use std::num::NonZeroU32;
@@ -95,6 +100,17 @@ const YUV_PRODUCERS: u64 = bits::VIDEO_ENCODER
     | bits::CAMERA_INPUT
     | bits::HW_IMAGE_ENCODER;
 
+/// The concrete layout IMPLEMENTATION_DEFINED gets for `usage`: YCBCR_420_888 (NV12) when a
+/// video, camera or image-encoder bit is set, else RGBA_8888. CPU bits play no part, so a
+/// producer that adds CPU access sees the same layout.
+pub fn implementation_defined_layout(usage: Usage) -> Format {
+    if usage.intersects(YUV_PRODUCERS) {
+        Format::Ycbcr420_888
+    } else {
+        Format::Rgba8888
+    }
+}
+
 /// The image part of a validated request: what the layout depends on.
 ///
 /// Constructed only valid ([`Image::new`]): dimensions ≥ 1, a format other than UNSPECIFIED,
@@ -130,14 +146,7 @@ impl Image {
         let refuse = |rule| Err(AllocError::from(Unsupported::Combination { format, rule }));
         let layout_format = match format {
             Format::Unspecified => return Err(DescriptorError::UnspecifiedFormat.into()),
-            // The board schema has no mapping of CPU usage to an implementation layout.
-            Format::ImplementationDefined if usage.has_cpu_access() => {
-                return refuse(Combination::ImplementationDefinedWithCpu)
-            }
-            Format::ImplementationDefined if usage.intersects(YUV_PRODUCERS) => {
-                Format::Ycbcr420_888
-            }
-            Format::ImplementationDefined => Format::Rgba8888,
+            Format::ImplementationDefined => implementation_defined_layout(usage),
             other => other,
         };
         let image = Image { format, layout_format, usage, width, height, layers, reserved_size };
@@ -448,8 +457,8 @@ mod tests {
             (negative_reserved, DescriptorError::NegativeReservedSize(-1).into()),
             (info(64, 64, 1, 0x7fff_0000, GPU), Unsupported::UnknownFormat(0x7fff_0000).into()),
             (
-                rgba(1 << 10),
-                Unsupported::Usage { usage: 1 << 10, source: UsageError::ReservedBits(1 << 10) }
+                rgba(1 << 19),
+                Unsupported::Usage { usage: 1 << 19, source: UsageError::ReservedBits(1 << 19) }
                     .into(),
             ),
             (rgba(GPU | 1 << 28), Unsupported::VendorBits { bits: 1 << 28 }.into()),
@@ -487,12 +496,6 @@ mod tests {
     #[test]
     fn each_combination_rule_is_one_reachable_value() {
         let cases = [
-            (
-                Format::ImplementationDefined,
-                bits::CPU_READ_RARELY,
-                (64, 64, 1),
-                Combination::ImplementationDefinedWithCpu,
-            ),
             (
                 Format::Rgba8888,
                 bits::PROTECTED | bits::CPU_WRITE_OFTEN,
@@ -543,6 +546,27 @@ mod tests {
             0,
         );
         assert!(cube.is_ok(), "{cube:?}");
+    }
+
+    /// libui's retired gralloc0 bits are accepted and kept in the request's word (the handle
+    /// carries what the caller sent); any reserved bit beside them is still refused.
+    #[test]
+    fn retired_gralloc0_bits_are_accepted_and_kept() {
+        let map = host_board();
+        for retired in [bits::HW_2D, bits::EXTERNAL_DISP, bits::RETIRED] {
+            let request = Request::from_descriptor(&rgba(GPU | retired), &map).unwrap();
+            assert_eq!(request.usage().bits(), GPU | retired);
+            assert_eq!(request.usage().routing().bits(), GPU);
+            let reserved = Request::from_descriptor(&rgba(GPU | retired | 1 << 33), &map);
+            assert_eq!(
+                reserved,
+                Err(Unsupported::Usage {
+                    usage: GPU | retired | 1 << 33,
+                    source: UsageError::ReservedBits(1 << 33)
+                }
+                .into())
+            );
+        }
     }
 
     #[test]

@@ -192,13 +192,74 @@ fn blob_is_width_bytes_in_one_row() {
     );
 }
 
+/// Odd 4:2:0 sizes (641x481) round the chroma planes up: every plane holds ceil(w/2) x
+/// ceil(h/2) chroma samples, the planes are disjoint and inside the buffer, and the mapper's
+/// PLANE_LAYOUTS (derived from the handle) say exactly that.
+#[test]
+fn odd_420_sizes_round_chroma_up_and_the_mapper_describes_them_exactly() {
+    // (format, bytes of one chroma row per chroma sample position)
+    let formats = [
+        (Format::Yv12, 1u64),
+        (Format::Ycbcr420_888, 2),
+        (Format::Ycrcb420Sp, 2),
+        (Format::YcbcrP010, 4),
+    ];
+    for (format, chroma_bytes) in formats {
+        for (w, h) in [(641u32, 481u32), (63, 64), (64, 63), (1, 1), (3, 5)] {
+            let l = lay(format, w, h);
+            let (cw, ch) = (u64::from(w.div_ceil(2)), u64::from(h.div_ceil(2)));
+            let mut extents = Vec::new();
+            for p in l.planes() {
+                let (row, rows) = if p.v_subsampling == 2 {
+                    (cw * chroma_bytes, ch)
+                } else {
+                    (u64::from(w) * chroma_bytes.div_ceil(2).max(1), u64::from(h))
+                };
+                assert!(u64::from(p.stride_bytes) >= row, "{format} {w}x{h} {p:?}: row {row}");
+                assert!(p.size >= u64::from(p.stride_bytes) * rows, "{format} {w}x{h} {p:?}");
+                extents.push((p.offset, p.offset + p.size));
+            }
+            extents.sort_unstable();
+            for pair in extents.windows(2) {
+                assert!(pair[0].1 <= pair[1].0, "{format} {w}x{h}: planes overlap {extents:?}");
+            }
+            let end = extents.last().unwrap().1;
+            assert!(end <= l.image_size(), "{format} {w}x{h}: planes end past the image");
+            let handle = BufferHandle {
+                width: w,
+                height: h,
+                layers: 1,
+                format: format.raw(),
+                usage: bits::CPU_READ_OFTEN,
+                stride_pixels: u32::try_from(l.reported_stride()).unwrap(),
+                stride_bytes: l.stride_bytes(),
+                alloc_size: l.total_size().get(),
+                planes: l.planes().to_vec(),
+                buffer_id: 1,
+                heap: "odd".into(),
+                reserved_offset: l.reserved_offset(),
+                reserved_size: l.reserved_size(),
+                metadata_size: hal_interface::shared_metadata::REGION_SIZE,
+            };
+            handle.validate().unwrap_or_else(|e| panic!("{format} {w}x{h}: {e}"));
+            for pl in hal_interface::metadata::plane_layouts(&handle) {
+                let (ws, hs) = if pl.horizontal_subsampling == 2 {
+                    (cw, ch)
+                } else {
+                    (u64::from(w), u64::from(h))
+                };
+                let samples = (pl.width_in_samples, pl.height_in_samples);
+                let (ws, hs) = (i64::try_from(ws).unwrap(), i64::try_from(hs).unwrap());
+                assert_eq!(samples, (ws, hs), "{format} {w}x{h}");
+                assert!(pl.stride_in_bytes * hs <= pl.total_size_in_bytes);
+            }
+        }
+    }
+}
+
 #[test]
 fn subsampled_formats_need_even_dimensions() {
     let odd = |format, w, h| Layout::for_image(&image(format, w, h), &Alignment::NONE, PAGE);
-    for format in [Format::Yv12, Format::Ycbcr420_888, Format::Ycrcb420Sp, Format::YcbcrP010] {
-        assert!(matches!(odd(format, 63, 64), Err(LayoutError::OddDimension { .. })), "{format}");
-        assert!(matches!(odd(format, 64, 63), Err(LayoutError::OddDimension { .. })), "{format}");
-    }
     for format in [Format::Ycbcr422Sp, Format::Ycbcr422I] {
         assert!(matches!(odd(format, 63, 64), Err(LayoutError::OddDimension { .. })), "{format}");
         assert!(odd(format, 64, 63).is_ok(), "{format}: 4:2:2 allows an odd height");
@@ -226,17 +287,26 @@ fn implementation_defined_is_resolved_from_usage() {
             .unwrap()
             .map(|image| image.layout_format())
     };
-    let refused = Err(AllocError::Unsupported(Unsupported::Combination {
-        format: Format::ImplementationDefined,
-        rule: Combination::ImplementationDefinedWithCpu,
-    }));
     assert_eq!(resolve(GPU | bits::COMPOSER_OVERLAY), Ok(Format::Rgba8888));
     assert_eq!(resolve(0), Ok(Format::Rgba8888));
     assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::GPU_TEXTURE), Ok(Format::Ycbcr420_888));
     assert_eq!(resolve(bits::VIDEO_DECODER), Ok(Format::Ycbcr420_888));
     assert_eq!(resolve(bits::VIDEO_ENCODER), Ok(Format::Ycbcr420_888));
-    assert_eq!(resolve(bits::CPU_READ_RARELY), refused);
-    assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::CPU_WRITE_OFTEN), refused);
+    // CPU bits never change the choice (Android 15 allows them).
+    assert_eq!(resolve(bits::CPU_READ_RARELY), Ok(Format::Rgba8888));
+    assert_eq!(resolve(GPU | bits::CPU_READ_OFTEN | bits::CPU_WRITE_OFTEN), Ok(Format::Rgba8888));
+    assert_eq!(resolve(bits::CAMERA_OUTPUT | bits::CPU_WRITE_OFTEN), Ok(Format::Ycbcr420_888));
+    assert_eq!(resolve(bits::VIDEO_DECODER | bits::CPU_READ_OFTEN), Ok(Format::Ycbcr420_888));
+    for usage in [GPU, bits::CAMERA_OUTPUT, bits::VIDEO_ENCODER | bits::GPU_TEXTURE] {
+        let layout = |usage| {
+            let img = image_of(Format::ImplementationDefined, usage, (64, 64, 1), 0);
+            Layout::for_image(&img.unwrap().unwrap(), &Alignment::NONE, PAGE).unwrap()
+        };
+        let (plain, cpu) =
+            (layout(usage), layout(usage | bits::CPU_READ_OFTEN | bits::CPU_WRITE_RARELY));
+        assert_eq!(plain.planes(), cpu.planes(), "{usage:#x}");
+        assert_eq!(plain.total_size(), cpu.total_size(), "{usage:#x}");
+    }
     let img = image_of(Format::ImplementationDefined, bits::CAMERA_OUTPUT, (64, 64, 1), 0);
     let l = Layout::for_image(&img.unwrap().unwrap(), &Alignment::NONE, PAGE).unwrap();
     assert_eq!((l.layout_format(), l.planes().len()), (Format::Ycbcr420_888, 2));

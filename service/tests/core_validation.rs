@@ -6,9 +6,7 @@ mod core_support;
 
 use std::time::{Duration, Instant};
 
-use allocator_service::error::{
-    AllocError, BoardRefusal, Cap, Combination, DescriptorError, Unsupported,
-};
+use allocator_service::error::{AllocError, BoardRefusal, Cap, DescriptorError, Unsupported};
 use allocator_service::request::{Request, DATASPACE_OPTION};
 use core_support::*;
 use hal_interface::aidl::{AllocationError, BufferDescriptorInfo, BufferUsage, PixelFormat};
@@ -83,10 +81,15 @@ fn a5_unknown_formats_are_unsupported() {
 #[serial]
 fn a6_unknown_usage_is_unsupported() {
     let fx = fixture();
-    let mut bad_bits: Vec<u64> = [10u32, 13, 19, 21].iter().map(|b| 1u64 << b).collect();
+    let mut bad_bits: Vec<u64> = [19u32, 21].iter().map(|b| 1u64 << b).collect();
     bad_bits.extend((33..=47).map(|b| 1u64 << b));
     for bit in bad_bits {
         refused(&fx, &with_usage(CPU_RW | bit), UNSUPPORTED);
+        refused(&fx, &with_usage(CPU_RW | bits::RETIRED | bit), UNSUPPORTED);
+    }
+    // The retired gralloc0 bits libui passes through are served.
+    for retired in [bits::HW_2D, bits::EXTERNAL_DISP, bits::RETIRED] {
+        accepted(&fx, &with_usage(CPU_RW | retired));
     }
     for field in [1u64, 4, 5, 8, 15] {
         refused(&fx, &with_usage(field), UNSUPPORTED);
@@ -266,16 +269,15 @@ fn a11_forbidden_combinations_are_unsupported() {
 fn layouts_that_cannot_exist_are_unsupported() {
     let fx = fixture();
     let layout = |err: AllocError| assert!(matches!(err, AllocError::Layout(_)), "{err}");
-    layout(refused(&fx, &desc(63, 64, Format::Yv12, CPU_RW), UNSUPPORTED));
+    layout(refused(&fx, &desc(63, 64, Format::Ycbcr422Sp, CPU_RW), UNSUPPORTED));
+    // Odd 4:2:0 sizes are served (chroma rounded up).
+    for format in [Format::Yv12, Format::Ycbcr420_888, Format::Ycrcb420Sp, Format::YcbcrP010] {
+        accepted(&fx, &desc(641, 481, format, CPU_RW));
+    }
     layout(refused(&fx, &desc(102, 4, Format::Raw10, CPU_RW), UNSUPPORTED));
-    let err = refused(&fx, &desc(64, 64, Format::ImplementationDefined, CPU_RW), UNSUPPORTED);
-    assert_eq!(
-        err,
-        AllocError::Unsupported(Unsupported::Combination {
-            format: Format::ImplementationDefined,
-            rule: Combination::ImplementationDefinedWithCpu,
-        })
-    );
+    // Android 15 serves IMPLEMENTATION_DEFINED with CPU usage.
+    accepted(&fx, &desc(64, 64, Format::ImplementationDefined, CPU_RW));
+    accepted(&fx, &desc(64, 64, Format::ImplementationDefined, CPU_RW | bits::CAMERA_OUTPUT));
     accepted(&fx, &desc(64, 64, Format::ImplementationDefined, bits::GPU_TEXTURE));
     accepted(&fx, &desc(64, 64, Format::Yv12, CPU_RW));
     accepted(&fx, &desc(64, 64, Format::Ycbcr420_888, CPU_RW));

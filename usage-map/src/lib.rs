@@ -134,6 +134,8 @@ impl UsageMap {
         width: u32,
         height: u32,
     ) -> Result<Plan<'_>, Refusal<'_>> {
+        // Retired gralloc0 bits route as if absent (`Usage::routing`).
+        let usage = usage.routing();
         let (index, rule) = self
             .rules
             .iter()
@@ -161,7 +163,7 @@ impl UsageMap {
         width: u32,
         height: u32,
     ) -> Explanation<'_> {
-        report::explain(self, usage, format, width, height)
+        report::explain(self, usage.routing(), format, width, height)
     }
 
     /// Checks the declared heaps against the ones present on this device (`present` is asked

@@ -113,6 +113,43 @@ fn first_matching_rule_wins_and_carries_its_plan() {
     assert_eq!(plan.align.size_bytes, 4096);
 }
 
+/// libui passes the retired gralloc0 bits 10 and 13 through; they route as if absent, on
+/// every shipped board and on a board whose rule excludes any bit outside a set.
+#[test]
+fn retired_gralloc0_bits_route_as_if_absent() {
+    let boards = ["host.toml", "hikey960.toml", "hikey960-ion.toml", "qemu-x86_64.toml"];
+    let requests = [
+        "GPU_TEXTURE|CPU_READ_OFTEN|CPU_WRITE_OFTEN",
+        "HW_FB|GPU_RENDER_TARGET",
+        "PROTECTED|COMPOSER_OVERLAY",
+        "PROTECTED|CPU_READ_RARELY",
+        "VIDEO_DECODER|GPU_TEXTURE",
+        "CAMERA_OUTPUT|CPU_READ_OFTEN",
+    ];
+    let describe = |outcome: Result<usage_map::Plan<'_>, Refusal<'_>>| match outcome {
+        Ok(plan) => format!("rule {} heaps {:?}", plan.rule.index, plan.heaps.iter().count()),
+        Err(refusal) => refusal.to_string(),
+    };
+    let mut maps: Vec<UsageMap> = boards.iter().map(|b| shipped(b)).collect();
+    maps.push(board(SECURE_BOARD).unwrap());
+    for map in &maps {
+        for request in requests {
+            let plain = usage(request);
+            for retired in [bits::HW_2D, bits::EXTERNAL_DISP, bits::RETIRED] {
+                let with = plain.with(retired);
+                assert_eq!(
+                    describe(map.resolve(with, Format::Rgba8888, 256, 256)),
+                    describe(map.resolve(plain, Format::Rgba8888, 256, 256)),
+                    "{} {request} | {retired:#x}",
+                    map.origin()
+                );
+                let explained = map.explain(with, Format::Rgba8888, 256, 256);
+                assert_eq!(explained.usage, plain, "explain shows the routed word");
+            }
+        }
+    }
+}
+
 #[test]
 fn reject_rule_refuses_with_its_reason() {
     let map = board(SECURE_BOARD).unwrap();

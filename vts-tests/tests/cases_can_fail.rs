@@ -48,6 +48,11 @@ enum Fault {
     LeakFd,
     /// Clears reserved bits and undefined CPU field values, and vendor bits, before validating.
     AcceptUnknownUsage,
+    /// Refuses the retired gralloc0 bits 10 and 13 as reserved (the behaviour before libui's
+    /// callers were served).
+    RefuseRetiredUsage,
+    /// Refuses IMPLEMENTATION_DEFINED with CPU usage (the rule Android 15 removed).
+    RefuseImplementationDefinedCpu,
     /// Drops `additionalOptions` before validating.
     AcceptUnknownOptions,
     /// Writes 0xAA into the last byte of every buffer.
@@ -71,6 +76,8 @@ enum Fault {
     /// `COMPOSER_CLIENT_TARGET` is dropped before routing (and put back in the handle): the
     /// buffer comes from another rule's heap, as with a resolver bug.
     MisroutedClientTarget,
+    /// Chroma planes of odd-height buffers claim one row fewer (`floor(h/2)` rows).
+    ChromaRowsFloored,
     /// Chroma planes report half their row stride.
     ChromaStrideHalved,
     /// The handle's reserved size is rounded up to a page.
@@ -123,7 +130,7 @@ impl Broken {
         let mut info = vts_tests::desc::copy(info);
         match self.fault {
             Fault::AcceptUnknownUsage => {
-                let mut usage = vts_tests::desc::usage_of(&info) & bits::STANDARD;
+                let mut usage = vts_tests::desc::usage_of(&info) & (bits::STANDARD | bits::RETIRED);
                 for shift in [0, 4] {
                     if !matches!((usage >> shift) & 0xf, 0 | 2 | 3) {
                         usage = usage & !(0xf << shift) | 3 << shift;
@@ -132,6 +139,15 @@ impl Broken {
                 info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
             }
             Fault::AcceptUnknownOptions => info.additionalOptions.clear(),
+            Fault::RefuseImplementationDefinedCpu
+                if info.format.0 == hal_interface::Format::ImplementationDefined.raw()
+                    && vts_tests::desc::usage_of(&info) & 0xff != 0 =>
+            {
+                return Err(wire::allocation_error(AllocationError::UNSUPPORTED, "impl-def cpu"));
+            }
+            Fault::RefuseRetiredUsage if vts_tests::desc::usage_of(&info) & bits::RETIRED != 0 => {
+                return Err(wire::allocation_error(AllocationError::UNSUPPORTED, "bit 10 or 13"));
+            }
             Fault::MisroutedClientTarget => {
                 let usage = vts_tests::desc::usage_of(&info) & !bits::COMPOSER_CLIENT_TARGET;
                 info.usage = BufferUsage(hal_interface::Usage::from_bits(usage).to_wire());
@@ -249,6 +265,13 @@ impl Broken {
                 Fault::InflatedSize => handle.alloc_size *= 3,
                 Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
                 Fault::MisroutedClientTarget => handle.usage = asked,
+                Fault::ChromaRowsFloored if handle.height % 2 == 1 => {
+                    for plane in &mut handle.planes {
+                        if plane.v_subsampling == 2 {
+                            plane.size = plane.size.saturating_sub(plane.stride_bytes.into());
+                        }
+                    }
+                }
                 Fault::ChromaStrideHalved => {
                     for plane in &mut handle.planes {
                         if plane.h_subsampling == 2 {
@@ -462,6 +485,18 @@ const SCENARIOS: &[Scenario] = &[
         ],
     ),
     scenario(
+        Fault::RefuseRetiredUsage,
+        HOST,
+        "bad_input.retired*",
+        &[("bad_input.retired_gralloc0_usage_bits_are_accepted_and_ignored", "isSupported")],
+    ),
+    scenario(
+        Fault::RefuseImplementationDefinedCpu,
+        HOST,
+        "formats.implementation_defined*",
+        &[("formats.implementation_defined_with_cpu_usage_gets_the_layout_without", "isSupported")],
+    ),
+    scenario(
         Fault::AcceptUnknownOptions,
         HOST,
         "aidl.rejects_unknown_options:bad_input.huge_option*",
@@ -553,6 +588,12 @@ const SCENARIOS: &[Scenario] = &[
         FAKE,
         "routing.each*",
         &[("routing.each_usage_class_lands_on_its_rule_heap", "allows only [\"fake-cma\"]")],
+    ),
+    scenario(
+        Fault::ChromaRowsFloored,
+        HOST,
+        "planes.odd*",
+        &[("planes.odd_sized_420_formats_round_chroma_up", "cannot hold")],
     ),
     scenario(
         Fault::ChromaStrideHalved,
@@ -711,6 +752,16 @@ fn accepted_unknown_usage_and_options_are_caught() {
 }
 
 #[test]
+fn refused_retired_usage_bits_are_caught() {
+    killed(&[Fault::RefuseRetiredUsage]);
+}
+
+#[test]
+fn refused_implementation_defined_cpu_usage_is_caught() {
+    killed(&[Fault::RefuseImplementationDefinedCpu]);
+}
+
+#[test]
 fn dirty_or_unwritable_memory_is_caught() {
     killed(&[Fault::DirtyMemory, Fault::ReadOnlyFd]);
 }
@@ -732,6 +783,7 @@ fn handles_that_lie_about_size_heap_or_planes_are_caught() {
         Fault::WrongHeap,
         Fault::MisroutedClientTarget,
         Fault::ChromaStrideHalved,
+        Fault::ChromaRowsFloored,
         Fault::ReservedRoundedUp,
     ]);
 }

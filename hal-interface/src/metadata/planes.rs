@@ -138,8 +138,9 @@ pub fn plane_layouts(handle: &BufferHandle) -> Vec<GrallocPlaneLayout> {
                 offset_in_bytes: to_i64(plane.offset),
                 sample_increment_in_bits: spec.map_or(0, |s| s.sample_increment_in_bits),
                 stride_in_bytes: i64::from(plane.stride_bytes),
-                width_in_samples: i64::from(handle.width / h_sub),
-                height_in_samples: i64::from(handle.height / v_sub),
+                // Odd sizes: a subsampled plane holds ceil(w / h_sub) x ceil(h / v_sub) samples.
+                width_in_samples: i64::from(handle.width.div_ceil(h_sub)),
+                height_in_samples: i64::from(handle.height.div_ceil(v_sub)),
                 total_size_in_bytes: to_i64(plane.size),
                 horizontal_subsampling: i64::from(plane.h_subsampling),
                 vertical_subsampling: i64::from(plane.v_subsampling),

@@ -28,6 +28,10 @@ pub const CASES: &[Case] = &[
     Case { name: "bad_input.huge_and_overflowing_sizes_are_unsupported", run: huge_sizes },
     Case { name: "bad_input.bad_counts_are_rejected", run: bad_counts },
     Case { name: "bad_input.reserved_usage_bits_are_unsupported", run: reserved_bits },
+    Case {
+        name: "bad_input.retired_gralloc0_usage_bits_are_accepted_and_ignored",
+        run: retired_bits,
+    },
     Case { name: "bad_input.undefined_cpu_field_values_are_unsupported", run: cpu_fields },
     Case { name: "bad_input.unclaimed_vendor_bits_are_unsupported", run: vendor_bits },
     Case { name: "bad_input.huge_option_lists_are_rejected_promptly", run: huge_options },
@@ -189,13 +193,43 @@ fn bad_counts(ctx: &Ctx) -> Outcome {
     )
 }
 
-/// Each reserved bit (10, 13, 19, 21, 33–47) on a valid descriptor.
+/// The retired gralloc0 bits 10 (HW_2D) and 13 (EXTERNAL_DISP), which libui passes through
+/// (`kRemovedUsageBits`): supported, allocated from the heap the same request without them
+/// gets, and kept in the handle's usage as sent (as minigbm keeps the caller's word).
+fn retired_bits(ctx: &Ctx) -> Outcome {
+    let allocator = ctx.allocator();
+    let base = CPU_RW | bits::GPU_TEXTURE;
+    let plain = desc::new(64, 64, Format::Rgba8888, base);
+    let reference = allocate_checked(allocator, &plain, 1)?.single()?;
+    for bit in [bits::HW_2D, bits::EXTERNAL_DISP, bits::RETIRED] {
+        let info = desc::new(64, 64, Format::Rgba8888, base | bit);
+        check::supported_is(allocator, &info, true)?;
+        // reply_matches insists that the handle's usage is the requested word, bits included.
+        let buffer = allocate_checked(allocator, &info, 1)?.single()?;
+        if buffer.handle.heap != reference.handle.heap {
+            return Err(Stop::failed(format!(
+                "{}: heap {:?}, the same request without {bit:#x} gets {:?}",
+                describe(&info),
+                buffer.handle.heap,
+                reference.handle.heap
+            )));
+        }
+        ctx.note(format!("{}: served from {:?}", describe(&info), buffer.handle.heap));
+    }
+    Ok(())
+}
+
+/// Each reserved bit (19, 21, 33–47) on a valid descriptor; the retired bits 10 and 13
+/// (accepted) do not make a reserved bit acceptable.
 fn reserved_bits(ctx: &Ctx) -> Outcome {
     let reserved = (0..64).filter(|bit| bits::RESERVED & (1u64 << bit) != 0);
     expect_refusals(
         ctx,
-        reserved.map(|bit| {
-            Bad::new(desc::new(64, 64, Format::Rgba8888, CPU_RW | 1 << bit), UNSUPPORTED)
+        reserved.flat_map(|bit| {
+            [0, bits::RETIRED].map(|retired| {
+                let usage = CPU_RW | retired | 1 << bit;
+                Bad::new(desc::new(64, 64, Format::Rgba8888, usage), UNSUPPORTED)
+            })
         }),
     )
 }
@@ -363,7 +397,6 @@ fn forbidden_combinations(ctx: &Ctx) -> Outcome {
         desc::new(64, 64, Format::Rgba8888, bits::PROTECTED | bits::CPU_WRITE_RARELY),
         desc::new(64, 32, Format::Rgba8888, bits::GPU_CUBE_MAP | bits::GPU_TEXTURE),
         desc::new(64, 64, Format::Rgba8888, bits::SENSOR_DIRECT_DATA | bits::CPU_READ_OFTEN),
-        desc::new(64, 64, Format::ImplementationDefined, CPU_RW),
     ];
     expect_refusals(ctx, inputs.into_iter().map(|info| Bad::new(info, UNSUPPORTED)))
 }

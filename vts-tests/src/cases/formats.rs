@@ -21,7 +21,55 @@ pub const CASES: &[Case] = &[
     Case { name: "formats.stride_at_least_width_for_every_supported_format", run: strides },
     Case { name: "formats.rgba8888_size_within_one_and_two_times_stride_h_4", run: rgba_size },
     Case { name: "formats.allocate2_count_1_to_4_returns_distinct_buffers", run: counts },
+    Case {
+        name: "formats.implementation_defined_with_cpu_usage_gets_the_layout_without",
+        run: implementation_defined_cpu,
+    },
 ];
+
+/// Android 15 allows IMPLEMENTATION_DEFINED with CPU usage: it allocates, and the layout
+/// (planes, size) is the one the same usage without CPU bits gets, YUV (first plane Y) for
+/// camera, video and image-encoder usage and RGBA otherwise.
+fn implementation_defined_cpu(ctx: &Ctx) -> Outcome {
+    use hal_interface::handle::PlaneComponent;
+    let allocator = ctx.allocator();
+    let cases = [
+        (bits::GPU_TEXTURE, PlaneComponent::Rgba),
+        (bits::COMPOSER_OVERLAY, PlaneComponent::Rgba),
+        // Usages whose routes serve any count on the suite's boards (camera output and the
+        // encoder are scripted to run dry or fail on the fake-exhaustion board).
+        (bits::VIDEO_DECODER, PlaneComponent::Y),
+        (bits::CAMERA_INPUT | bits::GPU_TEXTURE, PlaneComponent::Y),
+    ];
+    for (usage, first) in cases {
+        let plain = desc::new(64, 64, Format::ImplementationDefined, usage);
+        let cpu = desc::new(64, 64, Format::ImplementationDefined, usage | CPU_RW);
+        check::supported_is(allocator, &cpu, true)?;
+        let with_cpu = allocate_checked(allocator, &cpu, 1)?.single()?;
+        let without = allocate_checked(allocator, &plain, 1)?.single()?;
+        let component = with_cpu.handle.planes.first().map(|p| p.component);
+        if component != Some(first) {
+            return Err(Stop::failed(format!(
+                "{}: first plane {component:?}, expected {first:?}",
+                describe(&cpu)
+            )));
+        }
+        if with_cpu.handle.planes != without.handle.planes
+            || with_cpu.handle.alloc_size != without.handle.alloc_size
+        {
+            return Err(Stop::failed(format!(
+                "{}: layout {:?} ({} B) differs from the one without CPU bits {:?} ({} B)",
+                describe(&cpu),
+                with_cpu.handle.planes,
+                with_cpu.handle.alloc_size,
+                without.handle.planes,
+                without.handle.alloc_size
+            )));
+        }
+        ctx.note(format!("{}: {first:?} layout, {} B", describe(&cpu), with_cpu.handle.alloc_size));
+    }
+    Ok(())
+}
 
 /// Usages of the matrix: what real clients ask for (SurfaceFlinger, apps, codecs, camera,
 /// sensors, Vulkan), plus PROTECTED and front-buffer mixes.

@@ -16,7 +16,68 @@ pub const CASES: &[Case] = &[
     Case { name: "planes.ycbcr_420_888_layout_is_consistent", run: ycbcr_420_888 },
     Case { name: "planes.nv21_layout_matches_the_handle", run: nv21 },
     Case { name: "planes.p010_layout_matches_the_handle", run: p010 },
+    Case { name: "planes.odd_sized_420_formats_round_chroma_up", run: odd_420 },
 ];
+
+/// Odd 4:2:0 sizes (libui and codecs send e.g. 641×481): YV12, NV12 (YCBCR_420_888), NV21 and
+/// P010 allocate, and every plane holds its rows rounded up: chroma planes `ceil(h/2)` rows
+/// of at least `ceil(w/2)` samples, disjoint, inside the buffer (never a buffer smaller than
+/// the planes it claims). Formats the service does not support at all skip visibly.
+fn odd_420(ctx: &Ctx) -> Outcome {
+    // (format, bytes per chroma sample position in a chroma row)
+    let formats = [
+        (Format::Yv12, 1u64),
+        (Format::Ycbcr420_888, 2),
+        (Format::Ycrcb420Sp, 2),
+        (Format::YcbcrP010, 4),
+    ];
+    let mut checked = 0;
+    for (format, chroma_bytes) in formats {
+        let even = desc::new(64, 64, format, CPU_RW);
+        if !call::is_supported(ctx.allocator(), &even)?.value {
+            ctx.note(format!("SKIP: {format} with CPU usage is not supported at all"));
+            continue;
+        }
+        for (width, height) in [(641, 481), (63, 64), (64, 63), (3, 5)] {
+            let info = desc::new(width, height, format, CPU_RW);
+            let buffer = allocate_checked(ctx.allocator(), &info, 1)?.single()?;
+            let h = &buffer.handle;
+            let row = |p: &PlaneLayout| {
+                if p.h_subsampling == 2 {
+                    u64::from(h.width.div_ceil(2)) * chroma_bytes
+                } else {
+                    u64::from(h.width) * chroma_bytes.div_ceil(2)
+                }
+            };
+            planes_disjoint_and_sized(h, &row).map_err(|s| s.context(describe(&info)))?;
+            for p in &h.planes {
+                if u64::from(p.stride_bytes) < row(p) {
+                    return Err(Stop::failed(format!(
+                        "{}: {:?} plane stride {} below one row of {} bytes",
+                        describe(&info),
+                        p.component,
+                        p.stride_bytes,
+                        row(p)
+                    )));
+                }
+                if p.offset.saturating_add(p.size) > h.alloc_size {
+                    return Err(Stop::failed(format!(
+                        "{}: {:?} plane ends past alloc_size {}",
+                        describe(&info),
+                        p.component,
+                        h.alloc_size
+                    )));
+                }
+            }
+            checked += 1;
+        }
+    }
+    if checked == 0 {
+        return Err(Stop::skipped("no 4:2:0 format is supported"));
+    }
+    ctx.note(format!("{checked} odd-sized 4:2:0 buffers hold their rounded-up chroma planes"));
+    Ok(())
+}
 
 /// Even dimensions of several shapes, including widths that are not multiples of 16.
 const DIMS: &[(i32, i32)] = &[(64, 64), (100, 50), (176, 144), (1920, 1080), (2, 2)];
