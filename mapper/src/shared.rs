@@ -14,15 +14,28 @@ use nix::errno::Errno;
 
 use crate::abi::MapperError;
 
-/// The region's mapping, as the seqlock protocol sees it.
+/// A mapped metadata region, as `hal_interface::shared_metadata`'s seqlock protocol accesses
+/// it. The allocator writes new regions through the same type.
 #[derive(Debug)]
-struct Region(Mapping);
+pub struct MappedRegion(Mapping);
+
+impl MappedRegion {
+    /// Maps the whole region of `fd` ([`REGION_SIZE`] bytes).
+    ///
+    /// # Errors
+    /// The `mmap` errno (EACCES for a writable mapping of a read-only fd, EINVAL when the
+    /// file is shorter).
+    pub fn map(fd: BorrowedFd<'_>, writable: bool) -> Result<Self, Errno> {
+        let len = usize::try_from(REGION_SIZE).map_err(|_| Errno::EOVERFLOW)?;
+        Mapping::new(fd, len, writable).map(Self)
+    }
+}
 
 fn access_error(offset: usize, len: usize) -> impl Fn(AccessError) -> RegionError {
     move |_| RegionError::Access { offset, len }
 }
 
-impl RegionAccess for Region {
+impl RegionAccess for MappedRegion {
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -55,7 +68,7 @@ impl RegionAccess for Region {
 #[derive(Debug)]
 pub struct MetadataRegion {
     fd: OwnedFd,
-    region: Region,
+    region: MappedRegion,
 }
 
 impl MetadataRegion {
@@ -82,16 +95,14 @@ impl MetadataRegion {
             log::warn!("importBuffer: metadata fd is neither a dma-buf nor a shrink-sealed memfd");
             return Err(MapperError::BadBuffer);
         }
-        let len = usize::try_from(REGION_SIZE).map_err(|_| MapperError::NoResources)?;
-        let mapping = match Mapping::new(fd.as_fd(), len, true) {
-            Err(Errno::EACCES | Errno::EPERM) => Mapping::new(fd.as_fd(), len, false),
+        let region = match MappedRegion::map(fd.as_fd(), true) {
+            Err(Errno::EACCES | Errno::EPERM) => MappedRegion::map(fd.as_fd(), false),
             other => other,
         }
         .map_err(|errno| {
             log::warn!("importBuffer: metadata region mmap failed: {errno}");
             MapperError::NoResources
         })?;
-        let region = Region(mapping);
         shared_metadata::read(&region).map_err(|error| {
             log::warn!("importBuffer: metadata region: {error}");
             MapperError::BadBuffer

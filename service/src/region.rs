@@ -18,14 +18,13 @@
 //! restarted daemon starts at another millisecond) and are unique among the 2³² buffers one
 //! instance hands out; the value says nothing about the buffer's memory.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hal_interface::shared_metadata::{self, RegionAccess, RegionError, REGION_SIZE};
 use hal_interface::Format;
-use heaps::dmabuf::{AccessError, Mapping};
 use heaps::{Errno, Heap, HeapError, MemfdHeap};
 use usage_map::{HeapBackend, UsageMap};
 
@@ -34,53 +33,8 @@ use crate::heap_table::HeapTable;
 /// Name of the board heap used for regions when the board does not say.
 pub const DEFAULT_METADATA_HEAP: &str = "system";
 
-/// A mapped metadata region, as `hal_interface::shared_metadata` accesses it.
-#[derive(Debug)]
-pub struct MappedRegion(Mapping);
-
-impl MappedRegion {
-    /// Maps the whole region of `fd` ([`REGION_SIZE`] bytes).
-    ///
-    /// # Errors
-    /// The `mmap` errno (EACCES for a writable mapping of a read-only fd, EINVAL when the
-    /// file is shorter).
-    pub fn map(fd: BorrowedFd<'_>, writable: bool) -> Result<Self, Errno> {
-        let len = usize::try_from(REGION_SIZE).map_err(|_| Errno::EOVERFLOW)?;
-        Mapping::new(fd, len, writable).map(Self)
-    }
-}
-
-fn refused(offset: usize, len: usize) -> impl Fn(AccessError) -> RegionError {
-    move |_| RegionError::Access { offset, len }
-}
-
-impl RegionAccess for MappedRegion {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32, RegionError> {
-        self.0.load_u32(offset, order).map_err(refused(offset, 4))
-    }
-
-    fn fetch_add_u32(
-        &self,
-        offset: usize,
-        value: u32,
-        order: Ordering,
-    ) -> Result<u32, RegionError> {
-        self.0.fetch_add_u32(offset, value, order).map_err(refused(offset, 4))
-    }
-
-    fn read_into(&self, offset: usize, dst: &mut [u8]) -> Result<(), RegionError> {
-        let len = dst.len();
-        self.0.read_into(offset, dst).map_err(|_| RegionError::Access { offset, len })
-    }
-
-    fn write_from(&self, offset: usize, src: &[u8]) -> Result<(), RegionError> {
-        self.0.write_from(offset, src).map_err(refused(offset, src.len()))
-    }
-}
+/// The one mapping type of metadata regions, shared with the mapper that reads them.
+pub use gralloc_mapper::shared::MappedRegion;
 
 /// Why a buffer's metadata region could not be made.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
