@@ -208,27 +208,16 @@ pub fn write_pattern(fd: impl AsFd, len: u64, seed: u32) -> Result<(), Stop> {
 /// A failure naming the first differing offset.
 pub fn check_pattern(fd: impl AsFd, len: u64, seed: u32) -> Result<(), Stop> {
     let total = usize_len(len)?;
-    with_read_mapping(fd.as_fd(), len, |mapping| {
-        let mut staged = vec![0; CHUNK.min(total)];
-        let mut at = 0;
-        while at < total {
-            let step = (total - at).min(CHUNK);
-            let chunk = staged.get_mut(..step).unwrap_or_default();
-            mapping.read_into(at, chunk).map_err(|e| access_failed("read", e))?;
-            if let Some(i) =
-                chunk.iter().enumerate().position(|(i, &b)| b != pattern_byte(seed, at + i))
-            {
-                return Err(Stop::failed(format!(
-                    "byte {} reads {:#04x}, the pattern wrote {:#04x}",
-                    at + i,
-                    chunk.get(i).copied().unwrap_or(0),
-                    pattern_byte(seed, at + i)
-                )));
-            }
-            at += step;
-        }
-        Ok(())
-    })
+    let mismatch = with_read_mapping(fd.as_fd(), len, |mapping| {
+        first_in_chunks(mapping, total, |at, i, b| b != pattern_byte(seed, at + i))
+    })?;
+    match mismatch {
+        Some((at, b)) => Err(Stop::failed(format!(
+            "byte {at} reads {b:#04x}, the pattern wrote {:#04x}",
+            pattern_byte(seed, at)
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The first non-zero byte among the first `len` bytes of `fd`, with its value.
@@ -237,20 +226,28 @@ pub fn check_pattern(fd: impl AsFd, len: u64, seed: u32) -> Result<(), Stop> {
 /// Mapping or sync failures.
 pub fn first_non_zero(fd: impl AsFd, len: u64) -> Result<Option<(usize, u8)>, Stop> {
     let total = usize_len(len)?;
-    with_read_mapping(fd.as_fd(), len, |mapping| {
-        let mut staged = vec![0; CHUNK.min(total)];
-        let mut at = 0;
-        while at < total {
-            let step = (total - at).min(CHUNK);
-            let chunk = staged.get_mut(..step).unwrap_or_default();
-            mapping.read_into(at, chunk).map_err(|e| access_failed("read", e))?;
-            if let Some((i, &b)) = chunk.iter().enumerate().find(|&(_, &b)| b != 0) {
-                return Ok(Some((at + i, b)));
-            }
-            at += step;
+    with_read_mapping(fd.as_fd(), len, |mapping| first_in_chunks(mapping, total, |_, _, b| b != 0))
+}
+
+/// The offset and value of the first of `total` bytes of `mapping` that `hit(chunk offset,
+/// index in the chunk, byte)` picks, read [`CHUNK`] bytes at a time into private memory.
+fn first_in_chunks(
+    mapping: &Mapping,
+    total: usize,
+    hit: impl Fn(usize, usize, u8) -> bool,
+) -> Result<Option<(usize, u8)>, Stop> {
+    let mut staged = vec![0; CHUNK.min(total)];
+    let mut at = 0;
+    while at < total {
+        let step = (total - at).min(CHUNK);
+        let chunk = staged.get_mut(..step).unwrap_or_default();
+        mapping.read_into(at, chunk).map_err(|e| access_failed("read", e))?;
+        if let Some((i, &b)) = chunk.iter().enumerate().find(|&(i, &b)| hit(at, i, b)) {
+            return Ok(Some((at + i, b)));
         }
-        Ok(None)
-    })
+        at += step;
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
