@@ -153,17 +153,22 @@ impl Allocator {
         let name = request.name().to_str_lossy();
         let mut buffers = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
         let mut template = Some(template);
+        // The dma-buf name, made again only when a fallback changes the heap it names.
+        let mut label: Option<(&str, String)> = None;
         for index in 0..count {
             let (fd, heap_name) = self.allocate_one(&plan, len)?;
             let requester = if name.is_empty() { heap_name } else { &name };
-            let label = dmabuf_label(
-                requester,
-                request.width(),
-                request.height(),
-                request.format(),
-                request.usage().bits(),
-            );
-            dmabuf::set_name_best_effort(fd.as_fd(), &label);
+            if label.as_ref().is_none_or(|(made_for, _)| *made_for != requester) {
+                let text = dmabuf_label(
+                    requester,
+                    request.width(),
+                    request.height(),
+                    request.format(),
+                    request.usage().bits(),
+                );
+                label = Some((requester, text));
+            }
+            dmabuf::set_name_best_effort(fd.as_fd(), label.as_ref().map_or("", |(_, t)| t));
             let metadata = self
                 .regions
                 .create(request.name().as_bytes(), request.dataspace().unwrap_or(0))

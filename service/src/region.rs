@@ -18,6 +18,7 @@
 //! restarted daemon starts at another millisecond) and are unique among the 2³² buffers one
 //! instance hands out; the value says nothing about the buffer's memory.
 
+use std::fmt::Write as _;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -154,7 +155,8 @@ const LABEL_NAME_LEN: usize = 7;
 pub fn dmabuf_label(name: &str, width: u32, height: u32, format: Format, usage: u64) -> String {
     let mut label = String::with_capacity(48);
     push_cut(&mut label, name.split('\0').next().unwrap_or_default(), LABEL_NAME_LEN);
-    label.push_str(&format!(" {} {width}x{height} {format}", usage_class(usage)));
+    // Writing into a String cannot fail.
+    let _ = write!(label, " {} {width}x{height} {format}", usage_class(usage));
     let kept = heaps::dmabuf::truncate_name(&label).len();
     label.truncate(kept);
     label
