@@ -5,8 +5,9 @@
 //! The child is this crate's binary run with the hidden subcommand [`SUBCOMMAND`]:
 //! `gralloc-vts __shared-memory-child LEN EXPECT_SEED WRITE_SEED`.
 
+use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -30,11 +31,19 @@ pub fn check_in_child(
     let stdin = fd
         .try_clone_to_owned()
         .map_err(|e| Stop::failed(format!("dup of the buffer fd for the child: {e}")))?;
+    let args =
+        [SUBCOMMAND.to_owned(), len.to_string(), expect_seed.to_string(), write_seed.to_string()];
+    run_to_success(exe, &args, stdin)
+}
+
+/// Runs `exe args` with `stdin` and waits: a failure with the child's stderr unless it exits 0.
+pub(crate) fn run_to_success(
+    exe: &Path,
+    args: &[impl AsRef<OsStr>],
+    stdin: OwnedFd,
+) -> Result<(), Stop> {
     let output = Command::new(exe)
-        .arg(SUBCOMMAND)
-        .arg(len.to_string())
-        .arg(expect_seed.to_string())
-        .arg(write_seed.to_string())
+        .args(args)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -6,10 +6,10 @@
 //! DATASPACE the parent set, and sets DATASPACE, BLEND_MODE and CTA861_3 for the parent to
 //! read through its own import.
 
+use std::ffi::OsStr;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use hal_interface::metadata::{MetadataValue, StandardMetadataType as T};
 use nix::sys::socket::{
@@ -40,22 +40,7 @@ pub fn run_child(exe: &Path, library: &Path, allocation: &Allocation) -> Result<
             .map_err(|e| Stop::failed(format!("socketpair: {e}")))?;
     send_handle(&ours, allocation)?;
     drop(ours);
-    let output = Command::new(exe)
-        .arg(SUBCOMMAND)
-        .arg(library)
-        .stdin(Stdio::from(theirs))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Stop::failed(format!("cannot run {}: {e}", exe.display())))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(Stop::failed(format!(
-        "child process ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr).trim()
-    )))
+    crate::child::run_to_success(exe, &[OsStr::new(SUBCOMMAND), library.as_os_str()], theirs)
 }
 
 fn send_handle(socket: &OwnedFd, allocation: &Allocation) -> Result<(), Stop> {
