@@ -94,15 +94,11 @@ fn from_region(shared: SharedMetadata, ty: StandardMetadataType) -> Option<Metad
 ///
 /// `UNSUPPORTED` for a type without a value; `NO_RESOURCES` when the region cannot be read.
 pub fn value(buffer: &Imported, ty: StandardMetadataType) -> Result<MetadataValue, MapperError> {
-    let value = match ty {
-        T::Name
-        | T::Dataspace
-        | T::BlendMode
-        | T::Smpte2086
-        | T::Cta861_3
-        | T::Smpte2094_40
-        | T::Smpte2094_10 => from_region(buffer.metadata().read()?, ty),
-        _ => MetadataValue::from_handle(buffer.handle(), ty),
+    // What the handle does not fix (NAME, DATASPACE, BLEND_MODE, the HDR values) lives in the
+    // shared region.
+    let value = match MetadataValue::from_handle(buffer.handle(), ty) {
+        Some(value) => Some(value),
+        None => from_region(buffer.metadata().read()?, ty),
     };
     value.ok_or(MapperError::Unsupported)
 }
