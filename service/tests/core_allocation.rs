@@ -280,6 +280,36 @@ fn d9_a_slow_heap_does_not_block_other_callers() {
     assert!(fast < Duration::from_millis(250), "blocked behind the slow heap: {fast:?}");
 }
 
+/// HiKey960's FRONT_BUFFER policy end to end: a CPU-written front buffer comes only from
+/// the uncached heap and, on a kernel without it, is unsupported by both calls with nothing
+/// lost; a GPU-only one is served from the system heap. Served ones keep bit 32.
+#[test]
+#[serial]
+fn front_buffers_follow_the_board_policy_and_keep_bit_32() {
+    let board = include_str!("../../usage-map/boards/hikey960.toml");
+    let cpu_front = desc(256, 64, Format::Rgba8888, bits::FRONT_BUFFER | CPU_RW);
+    let gpu_front = desc(256, 64, Format::Rgba8888, bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET);
+    let served_from = |alloc: &allocator_service::allocator::Allocator, info| {
+        let allocation = alloc.allocate2(info, 1).unwrap();
+        assert_allocation_ok(&allocation, 1);
+        let handle = &allocation.buffers[0].0;
+        assert_ne!(handle.usage & bits::FRONT_BUFFER, 0, "bit 32 kept in the handle");
+        handle.heap.clone()
+    };
+
+    let android = memfd_allocator(board);
+    assert_eq!(served_from(&android, &cpu_front), "system-uncached");
+
+    let mainline = memfd_allocator_without(board, &["system-uncached"]);
+    let refused = mainline.check_supported(&cpu_front).unwrap_err();
+    assert_eq!(refused.code(), UNSUPPORTED);
+    let why = allocator_service::error::Chain(&refused).to_string();
+    assert!(why.contains("cpu-front-buffer"), "{why}");
+    assert_fails_clean(UNSUPPORTED, || mainline.allocate2(&cpu_front, 2));
+    mainline.check_supported(&gpu_front).unwrap();
+    assert_eq!(served_from(&mainline, &gpu_front), "system");
+}
+
 #[test]
 #[serial]
 fn g1_g4_whole_buffers_read_zero_after_dirty_reuse() {

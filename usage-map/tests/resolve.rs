@@ -205,6 +205,45 @@ fn absent_heaps_are_skipped_and_fallback_walks_the_rest() {
     assert_eq!(plan.attempts().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["system"]);
 }
 
+/// FRONT_BUFFER is read while it is drawn. HiKey960 (no consumer snoops the CPU caches):
+/// CPU-touched front buffers only from the uncached heap, refused where it is absent;
+/// GPU-only ones like any GPU buffer. The x86 VM (DMA snoops): the system heap. A front-
+/// buffered client target stays a framebuffer everywhere.
+#[test]
+fn front_buffers_follow_each_boards_coherence_policy() {
+    let cpu_front = usage("FRONT_BUFFER|GPU_RENDER_TARGET|CPU_WRITE_OFTEN");
+    let gpu_front = usage("FRONT_BUFFER|GPU_RENDER_TARGET|COMPOSER_OVERLAY");
+    let fb_front = usage("FRONT_BUFFER|COMPOSER_CLIENT_TARGET");
+    let attempts = |plan: usage_map::Plan<'_>| {
+        (plan.rule.name.to_string(), plan.attempts().map(|h| h.name.clone()).collect::<Vec<_>>())
+    };
+    for name in ["hikey960.toml", "hikey960-ion.toml"] {
+        let map = shipped(name);
+        let everything = map.check_available(|_| true);
+        let mainline = map.check_available(|h| h.name != "system-uncached");
+        let resolve = |a, u| map.resolve_available(a, u, Format::Rgba8888, 1920, 1080);
+        let (rule, heaps) = attempts(resolve(&everything, cpu_front).unwrap());
+        assert_eq!((rule, heaps), ("cpu-front-buffer".into(), vec!["system-uncached".into()]));
+        let refusal = resolve(&mainline, cpu_front).unwrap_err();
+        assert!(
+            matches!(refusal, Refusal::NoHeapPresent { rule } if rule.name == "cpu-front-buffer"),
+            "{name}: {refusal}"
+        );
+        let (rule, heaps) = attempts(resolve(&mainline, gpu_front).unwrap());
+        assert_eq!((rule, heaps), ("gpu-only".into(), vec!["system".into()]), "{name}");
+        assert_eq!(attempts(resolve(&everything, fb_front).unwrap()).0, "framebuffer", "{name}");
+    }
+    for name in ["qemu-x86_64.toml", "qemu-x86_64-ion.toml"] {
+        let map = shipped(name);
+        for front in [cpu_front, gpu_front] {
+            let plan = map.resolve(front, Format::Rgba8888, 1920, 1080).unwrap();
+            assert_eq!(attempts(plan), ("front-buffer".to_owned(), vec!["system".to_owned()]));
+        }
+        let plan = map.resolve(fb_front, Format::Rgba8888, 1920, 1080).unwrap();
+        assert_eq!(plan.rule.name, "framebuffer", "{name}");
+    }
+}
+
 #[test]
 fn attempts_stop_after_the_first_heap_without_fallback() {
     let map = board(
@@ -231,7 +270,8 @@ fn availability_report_names_unusable_rules() {
     let availability = map.check_available(|h| h.name == "system");
     let unusable: Vec<&str> = availability.unusable_rules().map(|r| r.name.as_str()).collect();
     assert_eq!(unusable, ["framebuffer"]);
-    assert!(availability.rule_usable(2), "camera still has system");
+    assert!(availability.rule_usable(2), "front-buffer has system");
+    assert!(availability.rule_usable(3), "camera still has system");
     assert!(!availability.rule_usable(0), "a reject rule is not usable");
     assert!(!availability.rule_usable(99));
     let report = availability.to_string();
@@ -239,14 +279,14 @@ fn availability_report_names_unusable_rules() {
         report.contains(r#"rules[1] "framebuffer": UNUSABLE, no heap present; absent [reserved]"#),
         "{report}"
     );
-    assert!(report.contains(r#"rules[2] "camera": uses [system]; absent [reserved]"#), "{report}");
+    assert!(report.contains(r#"rules[3] "camera": uses [system]; absent [reserved]"#), "{report}");
 }
 
 #[test]
 fn explanation_lists_why_each_earlier_rule_did_not_match() {
     let map = shipped("hikey960.toml");
     let explanation = map.explain(usage("GPU_TEXTURE|CPU_READ_OFTEN"), Format::Rgba8888, 640, 480);
-    assert_eq!(explanation.skipped.len(), 4);
+    assert_eq!(explanation.skipped.len(), 5);
     assert_eq!(explanation.skipped[0].reasons, [Mismatch::MissingBits(bits::PROTECTED)]);
     assert_eq!(
         explanation.skipped[1].reasons,
@@ -257,9 +297,10 @@ fn explanation_lists_why_each_earlier_rule_did_not_match() {
         "request: CPU_READ_OFTEN|GPU_TEXTURE RGBA_8888 640x480\n\
          \x20 skip rules[0] \"protected\": missing PROTECTED\n\
          \x20 skip rules[1] \"framebuffer\": missing COMPOSER_CLIENT_TARGET\n\
-         \x20 skip rules[2] \"camera\": has none of CAMERA_OUTPUT|CAMERA_INPUT\n\
-         \x20 skip rules[3] \"gpu-only\": cpu read often / write never not allowed (cpu = \"none\")\n\
-         => rules[4] \"default\": heaps [system], no fallback, align stride 64 B\n"
+         \x20 skip rules[2] \"cpu-front-buffer\": missing FRONT_BUFFER\n\
+         \x20 skip rules[3] \"camera\": has none of CAMERA_OUTPUT|CAMERA_INPUT\n\
+         \x20 skip rules[4] \"gpu-only\": cpu read often / write never not allowed (cpu = \"none\")\n\
+         => rules[5] \"default\": heaps [system], no fallback, align stride 64 B\n"
     );
 }
 

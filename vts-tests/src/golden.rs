@@ -84,12 +84,23 @@ const CAMERA_IN: u64 = bits::CAMERA_INPUT | bits::GPU_TEXTURE;
 const TEXTURE: u64 = bits::GPU_TEXTURE | CPU_RW;
 const GPU_ONLY: u64 = bits::GPU_TEXTURE | bits::GPU_RENDER_TARGET;
 const DATA: u64 = bits::GPU_DATA_BUFFER | CPU_RW;
+/// Front-buffered rendering drawn by the CPU (and the GPU).
+const FRONT_CPU: u64 = bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | CPU_RW;
+/// Front-buffered rendering the CPU never touches.
+const FRONT_GPU: u64 = bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | bits::COMPOSER_OVERLAY;
+/// A front-buffered client target: `framebuffer` comes first on every board.
+const FRONT_FB: u64 = bits::FRONT_BUFFER | FRAMEBUFFER;
 
 /// The QEMU boards (dma-heap and ION) share rules and heap names.
 const QEMU: &[Expect] = &[
     rgba("protected", PROTECTED, Route::Reject),
     rgba("framebuffer", FRAMEBUFFER, only(&["reserved"])),
     rgba("framebuffer", FB_AND_CAMERA, only(&["reserved"])),
+    rgba("framebuffer", FRONT_FB, only(&["reserved"])),
+    // x86 DMA snoops the CPU caches: the system heap is coherent for every reader.
+    rgba("front-buffer", FRONT_CPU, only(&["system"])),
+    rgba("front-buffer", FRONT_GPU, only(&["system"])),
+    yuv("front-buffer", bits::FRONT_BUFFER | CAMERA_OUT, only(&["system"])),
     rgba("camera", CAMERA_OUT, falling(&["reserved", "system"])),
     yuv("camera", CAMERA_IN, falling(&["reserved", "system"])),
     rgba("default", FB_TO_ENCODER, only(&["system"])),
@@ -103,6 +114,11 @@ const HIKEY960: &[Expect] = &[
     rgba("protected", PROTECTED, Route::Reject),
     rgba("framebuffer", FRAMEBUFFER, only(&["cma"])),
     rgba("framebuffer", FB_AND_CAMERA, only(&["cma"])),
+    rgba("framebuffer", FRONT_FB, only(&["cma"])),
+    // Uncached only: unsupported where `system-uncached` is absent (mainline kernels).
+    rgba("cpu-front-buffer", FRONT_CPU, only(&["system-uncached"])),
+    yuv("cpu-front-buffer", bits::FRONT_BUFFER | CAMERA_OUT, only(&["system-uncached"])),
+    rgba("gpu-only", FRONT_GPU, falling(&["system-uncached", "system"])),
     rgba("camera", CAMERA_OUT, falling(&["camera", "system"])),
     // No CPU usage, but `camera` comes before `gpu-only`.
     yuv("camera", CAMERA_IN, falling(&["camera", "system"])),
@@ -120,6 +136,8 @@ pub const TABLES: &[Table] = &[
         expects: &[
             rgba("protected", PROTECTED, Route::Reject),
             rgba("protected", bits::PROTECTED | bits::COMPOSER_OVERLAY, Route::Reject),
+            rgba("front-buffer", FRONT_CPU, only(&["memfd"])),
+            rgba("front-buffer", FRONT_FB, only(&["memfd"])),
             rgba("default", TEXTURE, only(&["memfd"])),
             rgba("default", FRAMEBUFFER, only(&["memfd"])),
             yuv("default", CAMERA_OUT, only(&["memfd"])),

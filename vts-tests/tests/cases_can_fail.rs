@@ -106,6 +106,10 @@ enum Fault {
     RegionDataspaceIgnored,
     /// The metadata region's NAME is cut to 31 bytes (the dma-buf name limit).
     RegionNameCut,
+    /// FRONT_BUFFER (bit 32) is dropped from the handle's usage (a 32-bit usage word).
+    FrontBufferBitDropped,
+    /// `isSupported` says false for FRONT_BUFFER while `allocate2` serves it.
+    FrontBufferDeniedBySupport,
 }
 
 struct Broken {
@@ -264,6 +268,7 @@ impl Broken {
                 }
                 Fault::InflatedSize => handle.alloc_size *= 3,
                 Fault::WrongHeap => handle.heap = "no-such-heap".to_owned(),
+                Fault::FrontBufferBitDropped => handle.usage &= !bits::FRONT_BUFFER,
                 Fault::MisroutedClientTarget => handle.usage = asked,
                 Fault::ChromaRowsFloored if handle.height % 2 == 1 => {
                     for plane in &mut handle.planes {
@@ -339,6 +344,11 @@ impl IAllocator for Broken {
     fn isSupported(&self, descriptor: &BufferDescriptorInfo) -> BinderResult<bool> {
         if self.fault == Fault::IsSupportedAlwaysTrue {
             return Ok(true);
+        }
+        if self.fault == Fault::FrontBufferDeniedBySupport
+            && vts_tests::desc::usage_of(descriptor) & bits::FRONT_BUFFER != 0
+        {
+            return Ok(false);
         }
         match self.doctor(descriptor) {
             Ok(info) => self.upstream.isSupported(&info),
@@ -688,6 +698,18 @@ const SCENARIOS: &[Scenario] = &[
         &[("region.full_127_byte_name_reaches_the_region", "name")],
     ),
     scenario(
+        Fault::FrontBufferBitDropped,
+        HOST,
+        "formats.front_buffer*",
+        &[("formats.front_buffer_keeps_bit_32_or_is_unsupported", "usage")],
+    ),
+    scenario(
+        Fault::FrontBufferDeniedBySupport,
+        HOST,
+        "formats.front_buffer*",
+        &[("formats.front_buffer_keeps_bit_32_or_is_unsupported", "expected UNSUPPORTED")],
+    ),
+    scenario(
         Fault::ExhaustionAsUnsupported,
         FAKE,
         "routing.exhausted*",
@@ -786,6 +808,11 @@ fn handles_that_lie_about_size_heap_or_planes_are_caught() {
         Fault::ChromaRowsFloored,
         Fault::ReservedRoundedUp,
     ]);
+}
+
+#[test]
+fn front_buffers_that_lose_bit_32_or_lie_in_is_supported_are_caught() {
+    killed(&[Fault::FrontBufferBitDropped, Fault::FrontBufferDeniedBySupport]);
 }
 
 #[test]

@@ -139,10 +139,15 @@ pub fn fixture() -> Fixture {
 
 /// An allocator over `board_text` whose every heap is a plain memfd heap.
 pub fn memfd_allocator(board_text: &str) -> Allocator {
+    memfd_allocator_without(board_text, &[])
+}
+
+/// As [`memfd_allocator`], with the heaps named in `absent` left out (not on this device).
+pub fn memfd_allocator_without(board_text: &str, absent: &[&str]) -> Allocator {
     let map = UsageMap::from_toml_str(board_text, "memfd-test.toml").unwrap();
     let mut table = HeapTable::empty(&map);
     let names: Vec<String> = map.heaps().iter().map(|h| h.name.clone()).collect();
-    for name in names {
+    for name in names.into_iter().filter(|n| !absent.contains(&n.as_str())) {
         let heap = MemfdHeap::plain(&name).unwrap();
         table.insert(&map, &name, Arc::new(heap)).unwrap();
     }

@@ -25,7 +25,40 @@ pub const CASES: &[Case] = &[
         name: "formats.implementation_defined_with_cpu_usage_gets_the_layout_without",
         run: implementation_defined_cpu,
     },
+    Case { name: "formats.front_buffer_keeps_bit_32_or_is_unsupported", run: front_buffer },
 ];
+
+/// FRONT_BUFFER (bit 32) is a board policy: served from a heap the board deems coherent for
+/// buffers read while they are drawn, or refused. Either way `isSupported` must agree with
+/// `allocate2`; a served buffer keeps bit 32 in the handle's 64-bit usage (checked by
+/// `reply_matches`), and a CPU-written one holds what the CPU wrote.
+fn front_buffer(ctx: &Ctx) -> Outcome {
+    let allocator = ctx.allocator();
+    // Usages every suite board routes to a heap that serves any count (a front-buffered
+    // client target would meet the fake-exhaustion board's scripted CMA heap).
+    let usages = [
+        bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | bits::COMPOSER_OVERLAY,
+        bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | CPU_RW,
+        bits::FRONT_BUFFER | CPU_RW,
+    ];
+    for usage in usages {
+        let info = desc::new(256, 64, Format::Rgba8888, usage);
+        let supported = call::is_supported(allocator, &info)?.value;
+        if !supported {
+            check::rejected(ctx, &info, AllocationError::UNSUPPORTED)?;
+            ctx.note(format!("{}: unsupported by this board's policy", describe(&info)));
+            continue;
+        }
+        let buffer = allocate_checked(allocator, &info, 1)?.single()?;
+        if usage & CPU_RW != 0 {
+            let len = buffer.handle.alloc_size;
+            mem::write_pattern(&buffer.fd, len, 32)?;
+            mem::check_pattern(&buffer.fd, len, 32)?;
+        }
+        ctx.note(format!("{}: served from {:?}", describe(&info), buffer.handle.heap));
+    }
+    Ok(())
+}
 
 /// Android 15 allows IMPLEMENTATION_DEFINED with CPU usage: it allocates, and the layout
 /// (planes, size) is the one the same usage without CPU bits gets, YUV (first plane Y) for
