@@ -14,8 +14,10 @@ use crate::LoadError;
 pub(crate) const AOSP_CRATE_MODULES: &[(&str, &str)] = &[
     ("android_bp", "libandroid_bp"),
     ("android_logger", "libandroid_logger"),
+    ("arbitrary", "libarbitrary"),
     ("clap", "libclap"),
     ("libc", "liblibc"),
+    ("libfuzzer-sys", "liblibfuzzer_sys"),
     ("libloading", "liblibloading"),
     ("log", "liblog_rust"),
     ("miette", "libmiette"),
@@ -37,11 +39,17 @@ pub(crate) const AOSP_CRATE_MODULES: &[(&str, &str)] = &[
 /// checks leave them out of the workspace they compare.
 pub(crate) const HOST_ONLY_MEMBERS: &[&str] = &["tools/packaging-check"];
 
+/// The fuzz crate: a workspace of its own (cargo-fuzz, nightly), excluded from the root
+/// one, whose library Soong builds as a `rust_library` and whose `[[bin]]` targets are
+/// `rust_fuzz` modules (see `soong::FUZZ_MODULE_PREFIX`).
+pub(crate) const FUZZ_CRATE: &str = "fuzz";
+
 /// The workspace as Soong must restate it.
 #[derive(Debug)]
 pub(crate) struct Workspace {
     pub(crate) version: String,
-    /// Members Soong builds (all but [`HOST_ONLY_MEMBERS`]).
+    /// Members Soong builds (all but [`HOST_ONLY_MEMBERS`]), then [`FUZZ_CRATE`] when the
+    /// tree has it.
     pub(crate) crates: Vec<Crate>,
 }
 
@@ -124,6 +132,10 @@ impl Workspace {
             if !HOST_ONLY_MEMBERS.contains(&dir) {
                 crates.push(Crate::load(root, dir, &ws_deps, &inherited)?);
             }
+        }
+        if root.join(FUZZ_CRATE).join("Cargo.toml").exists() {
+            // Its own workspace: nothing inherited from the root one.
+            crates.push(Crate::load(root, FUZZ_CRATE, &toml::Table::new(), &|_| None)?);
         }
         let version = inherited("version").ok_or_else(|| missing("workspace.package.version"))?;
         Ok(Workspace { version, crates })
@@ -231,6 +243,11 @@ impl Crate {
             features,
             unsupported,
         })
+    }
+
+    /// Whether this is [`FUZZ_CRATE`], whose binaries are fuzz targets.
+    pub(crate) fn is_fuzz(&self) -> bool {
+        self.dir == FUZZ_CRATE
     }
 
     pub(crate) fn lib_crate_name(&self) -> String {

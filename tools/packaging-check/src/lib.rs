@@ -17,6 +17,10 @@
 //! defaults merged), `vintf`, `rc` (init script) and `sepolicy`; `soong` holds the checks
 //! between Cargo and Soong.
 //!
+//! The fuzz crate (`fuzz/`, a Cargo workspace of its own) is compared too: its library is
+//! `libgralloc_fuzz` and each fuzz target the `rust_fuzz` module `gralloc_fuzz_<target>`
+//! with its seed corpus.
+//!
 //! This crate is host-only (it reads the source tree): it has no Soong module, and the
 //! checks leave it out of the workspace they compare (`cargo::HOST_ONLY_MEMBERS`).
 

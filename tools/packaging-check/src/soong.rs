@@ -20,9 +20,25 @@ const RENAMED_BINARIES: &[(&str, &str)] = &[("gralloc-allocator", DAEMON_MODULE)
 
 const BOARD_DIR: &str = "usage-map/boards";
 
+/// A fuzz target `T` of the fuzz crate is the `rust_fuzz` module `gralloc_fuzz_T`.
+pub(crate) const FUZZ_MODULE_PREFIX: &str = "gralloc_fuzz_";
+
+/// Rust libraries Soong adds to every `rust_fuzz` module itself (`rust/fuzz.go`), so they
+/// are Cargo dependencies without a rustlib there.
+const IMPLIED_FUZZ_RUSTLIBS: &[&str] = &["libfuzzer-sys"];
+
 /// Blueprint properties that name files relative to the `Android.bp` directory.
-const PATH_PROPERTIES: &[&str] =
-    &["srcs", "src", "init_rc", "vintf_fragments", "tool_files", "data", "license_text"];
+const PATH_PROPERTIES: &[&str] = &[
+    "srcs",
+    "src",
+    "init_rc",
+    "vintf_fragments",
+    "tool_files",
+    "data",
+    "license_text",
+    "corpus",
+    "dictionary",
+];
 
 /// Every file a module names exists (globs match at least one file) and every `:module`
 /// reference names a module of `Android.bp`.
@@ -106,6 +122,10 @@ pub(crate) fn check_modules(tree: &Tree) -> Vec<String> {
                 check_crate_name(m, &lib.crate_name, false, &mut problems);
             }
         }
+        if krate.is_fuzz() {
+            check_fuzz_targets(bp, krate, &mut problems);
+            continue;
+        }
         for bin in &krate.bins {
             let expected = RENAMED_BINARIES
                 .iter()
@@ -162,6 +182,35 @@ pub(crate) fn check_modules(tree: &Tree) -> Vec<String> {
     problems
 }
 
+/// Every fuzz target has a `rust_fuzz` named `gralloc_fuzz_<target>` compiling it, with
+/// its seed corpus; no `rust_fuzz` compiles anything else.
+fn check_fuzz_targets(bp: &crate::blueprint::Blueprint, krate: &Crate, problems: &mut Vec<String>) {
+    for bin in &krate.bins {
+        let expected = format!("{FUZZ_MODULE_PREFIX}{}", bin.name);
+        match bp.module(&expected) {
+            Some(m) if m.typ == "rust_fuzz" => {
+                if m.crate_root().as_deref() != Some(&bin.path) {
+                    problems.push(format!(
+                        "{expected}: compiles {:?}, fuzz target {} is {}",
+                        m.crate_root(),
+                        bin.name,
+                        bin.path
+                    ));
+                }
+                let corpus = format!("{}/corpus/{}/*", krate.dir, bin.name);
+                if !m.strings(&["corpus"]).contains(&corpus) {
+                    problems.push(format!("{expected}: corpus lacks {corpus}"));
+                }
+            }
+            Some(m) => problems.push(format!("{expected}: is a {}, expected rust_fuzz", m.typ)),
+            None => problems.push(format!(
+                "{}: fuzz target {} ({}) has no rust_fuzz named {expected}",
+                krate.dir, bin.name, bin.path
+            )),
+        }
+    }
+}
+
 fn check_crate_name(m: &Module, expected: &str, required: bool, problems: &mut Vec<String>) {
     match m.string("crate_name") {
         Some(name) if name == expected => {}
@@ -176,6 +225,8 @@ pub(crate) enum Role<'a> {
     UnitTests(&'a Crate),
     IntegrationTest(&'a Crate, String),
     Binary(&'a Crate),
+    /// A fuzz target of the fuzz crate.
+    Fuzz(&'a Crate),
     BuildScript(&'a Crate),
 }
 
@@ -196,8 +247,15 @@ pub(crate) fn role<'a>(ws: &'a Workspace, m: &Module) -> Option<Role<'a>> {
             {
                 return Some(Role::IntegrationTest(krate, root))
             }
-            "rust_binary" | "rust_binary_host" if krate.bins.iter().any(|b| b.path == root) => {
+            "rust_binary" | "rust_binary_host"
+                if !krate.is_fuzz() && krate.bins.iter().any(|b| b.path == root) =>
+            {
                 return Some(Role::Binary(krate))
+            }
+            "rust_fuzz" | "rust_fuzz_host"
+                if krate.is_fuzz() && krate.bins.iter().any(|b| b.path == root) =>
+            {
+                return Some(Role::Fuzz(krate))
             }
             "rust_binary_host" if krate.build_script.as_deref() == Some(root.as_str()) => {
                 return Some(Role::BuildScript(krate))
@@ -214,6 +272,7 @@ pub(crate) fn owning_crate<'a>(ws: &'a Workspace, m: &Module) -> Option<&'a Crat
         | Role::UnitTests(c)
         | Role::IntegrationTest(c, _)
         | Role::Binary(c)
+        | Role::Fuzz(c)
         | Role::BuildScript(c) => Some(c),
     }
 }
@@ -248,6 +307,12 @@ pub(crate) fn check_dependencies(tree: &Tree) -> Vec<String> {
             }
             Role::Binary(c) => {
                 let mut deps = active_deps(&c.deps, c, &enabled);
+                deps.push(c.package.clone());
+                (c, deps, active_deps(&c.android_deps, c, &enabled))
+            }
+            Role::Fuzz(c) => {
+                let mut deps = active_deps(&c.deps, c, &enabled);
+                deps.retain(|d| !IMPLIED_FUZZ_RUSTLIBS.contains(&d.as_str()));
                 deps.push(c.package.clone());
                 (c, deps, active_deps(&c.android_deps, c, &enabled))
             }
@@ -522,7 +587,9 @@ pub(crate) fn check_manifest_dir_includes(tree: &Tree) -> Vec<String> {
                     c.lib_dir().map(|d| rust_sources(&tree.root.join(d))).unwrap_or_default(),
                 );
             }
-            Some(Role::Binary(_) | Role::IntegrationTest(..) | Role::BuildScript(_)) => {
+            Some(
+                Role::Binary(_) | Role::Fuzz(_) | Role::IntegrationTest(..) | Role::BuildScript(_),
+            ) => {
                 files.extend(m.crate_root().map(|r| tree.root.join(r)));
             }
             None => {}

@@ -364,3 +364,28 @@ fn vintf_instance_other_than_the_registered_name_is_detected() {
         "but the daemon registers android.hardware.graphics.allocator.IAllocator/default",
     );
 }
+
+#[test]
+fn fuzz_target_without_its_rust_fuzz_module_is_detected() {
+    let tree = Tree::load_repo()
+        .with_blueprint_edit("name: \"gralloc_fuzz_allocate\"", "name: \"gralloc_fuzz_alloc\"");
+
+    let problems = check_modules(&tree);
+
+    assert_reported(
+        &problems,
+        "fuzz target allocate (fuzz/fuzz_targets/allocate.rs) has no rust_fuzz",
+    );
+}
+
+#[test]
+fn rust_fuzz_module_without_its_library_is_detected() {
+    let tree = Tree::load_repo().with_blueprint_edit(
+        "srcs: [\"fuzz/fuzz_targets/board_toml.rs\"],\n    rustlibs: [\"libgralloc_fuzz\"],",
+        "srcs: [\"fuzz/fuzz_targets/board_toml.rs\"],",
+    );
+
+    let problems = check_dependencies(&tree);
+
+    assert_reported(&problems, "gralloc_fuzz_board_toml: rustlibs lacks libgralloc_fuzz");
+}
