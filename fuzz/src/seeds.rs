@@ -196,7 +196,7 @@ fn metadata_codec() -> Vec<Vec<u8>> {
     for value in settable_samples() {
         out.push([vec![0, type_index(value.metadata_type())], encode(&value)].concat());
     }
-    let mut rng = Rng(0xc0de_c);
+    let mut rng = Rng(0x000c_0dec);
     out.extend((0..4).map(|_| [vec![1], rng.bytes(64)].concat()));
     out
 }

@@ -64,11 +64,9 @@ pub fn board_toml(data: &[u8]) {
             let probes = UsageFlag::ALL.iter().map(|f| f.bit()).chain(usages).chain([0x33]);
             for bits in probes {
                 let usage = Usage::from_bits(bits);
-                for &format in &[Format::Rgba8888, Format::Yv12, Format::Blob] {
-                    let _ = map.resolve(usage, format, 1920, 1080);
-                    let _ = map.resolve_available(&available, usage, format, 64, 64);
-                    let _ = map.explain(usage, format, 1, 1).to_string();
-                }
+                let _ = map.resolve(usage, Format::Rgba8888, 1920, 1080);
+                let _ = map.resolve_available(&available, usage, Format::Yv12, 64, 64);
+                let _ = map.explain(usage, Format::Blob, 1, 1).to_string();
             }
         }
     }
@@ -112,7 +110,7 @@ pub fn handle_decode(data: &[u8]) {
 pub fn metadata_codec(data: &[u8]) {
     let mut r = Reader::new(data);
     let mode = r.u8();
-    if mode % 2 == 0 {
+    if mode.is_multiple_of(2) {
         let ty = pick_type(r.u8());
         let bytes = r.rest();
         if let Ok(value) = decode(ty, bytes) {
@@ -178,7 +176,7 @@ pub fn metadata_set_get(data: &[u8]) {
     let mut r = Reader::new(data);
     let raw_type = i64::from(r.u8() % 26);
     let mode = r.u8();
-    let bytes = if mode % 2 == 0 {
+    let bytes = if mode.is_multiple_of(2) {
         r.rest().to_vec()
     } else {
         let Some(ty) = StandardMetadataType::from_i64(raw_type) else { return };
