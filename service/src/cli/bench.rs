@@ -244,12 +244,16 @@ pub(super) fn bench(
             source,
         })
     };
-    // Warm both paths (binder threads, page cache, heap pools) before measuring.
+    let gap = args.gap_ms.map(|ms| Duration::from_millis(u64::from(ms)));
+    // Warm both paths (binder threads, page cache, heap pools) before measuring, with the
+    // gap too, so a reserve pool is not drained by the warm-up.
     for _ in 0..ROUND.min(args.iterations) {
         allocate().map(drop)?;
         heap_call().map(drop)?;
+        if let Some(gap) = gap {
+            std::thread::sleep(gap);
+        }
     }
-    let gap = args.gap_ms.map(|ms| Duration::from_millis(u64::from(ms)));
 
     let mut service = Samples::default();
     let mut direct = Samples::default();
