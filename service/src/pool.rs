@@ -3,8 +3,9 @@
 //!
 //! - **Filled from the pool's heap only**, at start-up ([`Pools::start`] fills them before the
 //!   service answers) and afterwards by one background thread (`gralloc-pool`), never by a
-//!   Binder thread. A failed refill is logged and retried with backoff (100 ms doubling to
-//!   10 s); requests meanwhile take the normal path.
+//!   Binder thread, [`REFILL_DELAY`] after the hand-out that woke it (the reply leaves
+//!   first). A failed refill is logged and retried with backoff (100 ms doubling to 10 s);
+//!   requests meanwhile take the normal path.
 //! - **Handed out once**: [`Pools::take`] moves the fd out of the pool into the reply; the
 //!   service keeps nothing of it. The hot path is one short mutex (a `Vec::pop`, no ioctl
 //!   under it) and a channel send to wake the refill thread.
@@ -41,6 +42,11 @@ use crate::request::Image;
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Longest retry delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// How long the refill thread waits after a wake-up before it allocates: the hand-out's
+/// reply (region, parcel, binder) leaves first instead of sharing the CPU with a CMA
+/// allocation and its page clearing.
+pub const REFILL_DELAY: Duration = Duration::from_millis(20);
 
 /// Prefix of the dma-buf name of a buffer waiting in a pool (`pool:<name>`).
 pub const POOL_LABEL_PREFIX: &str = "pool:";
@@ -389,26 +395,41 @@ impl Drop for Pools {
     }
 }
 
-/// The refill thread: sleeps until a hand-out or a miss wakes it, then tops up every pool
-/// below its low-water mark. After a failure it waits out the backoff (wake-ups meanwhile
+/// Waits `delay` whatever wakes the channel meanwhile; `Disconnected` when the pools stop.
+fn sleep_unless_stopped(
+    wake: &mpsc::Receiver<()>,
+    delay: Duration,
+) -> Result<(), RecvTimeoutError> {
+    let deadline = Instant::now() + delay;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        if let Err(RecvTimeoutError::Disconnected) = wake.recv_timeout(left) {
+            return Err(RecvTimeoutError::Disconnected);
+        }
+    }
+}
+
+/// The refill thread: sleeps until a hand-out or a miss wakes it, waits [`REFILL_DELAY`],
+/// then tops up every pool below its low-water mark. After a failure it waits out the backoff (wake-ups meanwhile
 /// do not shorten it, so a storm of misses cannot hammer a failing heap) and retries every
 /// pool that is not full. Ends when the sender is dropped.
 fn refill_loop(pools: &[Pool], wake: &mpsc::Receiver<()>, mut failing: bool) {
     let mut backoff = BACKOFF_MIN;
     loop {
         if failing {
-            let deadline = Instant::now() + backoff;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                if let Err(RecvTimeoutError::Disconnected) = wake.recv_timeout(left) {
-                    return;
-                }
+            if let Err(RecvTimeoutError::Disconnected) = sleep_unless_stopped(wake, backoff) {
+                return;
             }
-        } else if wake.recv().is_err() {
-            return;
+        } else {
+            if wake.recv().is_err() {
+                return;
+            }
+            if let Err(RecvTimeoutError::Disconnected) = sleep_unless_stopped(wake, REFILL_DELAY) {
+                return;
+            }
         }
         while wake.try_recv().is_ok() {}
         let errors: Vec<(&Pool, String)> = pools
