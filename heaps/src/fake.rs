@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::num::NonZeroU64;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use nix::errno::Errno;
 
+use crate::dmabuf::Mapping;
 use crate::heap::{Heap, HeapCaps, HeapError};
 use crate::memfd::{memfd_name, sealed_memfd};
 use crate::retry::{page_round, page_size, retry_eintr};
@@ -110,6 +111,7 @@ pub struct FakeHeap {
     memfd_name: CString,
     caps: HeapCaps,
     max_len: Option<u64>,
+    garbage: Option<u8>,
     state: Mutex<FakeState>,
 }
 
@@ -125,6 +127,7 @@ impl FakeHeap {
             memfd_name: memfd_name("fake:", name)?,
             caps: HeapCaps { zeroed: true, ..HeapCaps::default() },
             max_len: None,
+            garbage: None,
             state: Mutex::new(FakeState::default()),
         })
     }
@@ -133,6 +136,15 @@ impl FakeHeap {
     #[must_use]
     pub fn with_caps(mut self, caps: HeapCaps) -> Self {
         self.caps = caps;
+        self
+    }
+
+    /// Fills every buffer with `byte` before returning it, as a heap that does not zero its
+    /// memory would hand out a previous owner's data; clears the `zeroed` cap.
+    #[must_use]
+    pub fn with_garbage(mut self, byte: u8) -> Self {
+        self.garbage = Some(byte);
+        self.caps.zeroed = false;
         self
     }
 
@@ -268,6 +280,13 @@ impl Heap for FakeHeap {
             Errno::EFBIG => HeapError::TooLarge { heap: self.name.clone(), len: len.get() },
             errno => HeapError::alloc(&self.name, len.get(), errno),
         })?;
+        if let Some(byte) = self.garbage {
+            let dirty = usize::try_from(size)
+                .map_err(|_| Errno::EFBIG)
+                .and_then(|len| Mapping::new(fd.as_fd(), len, true).map(|map| (map, len)))
+                .and_then(|(map, len)| map.fill(0, len, byte).map_err(|_| Errno::EFAULT));
+            dirty.map_err(|errno| HeapError::alloc(&self.name, len.get(), errno))?;
+        }
         let mut state = self.lock();
         state.successes = state.successes.saturating_add(1);
         Ok(fd)
@@ -421,6 +440,15 @@ mod tests {
             assert!(map.all_equal(0, 8192, 0).unwrap());
             map.fill(0, 8192, 0xAA).unwrap();
         }
+    }
+
+    #[test]
+    fn a_garbage_heap_hands_out_dirty_memory_and_says_it_does_not_zero() {
+        let heap = FakeHeap::new("fake-garbage").unwrap().with_garbage(0xAA);
+        let fd = heap.allocate(len(8192)).unwrap();
+        let map = dmabuf::Mapping::new(fd.as_fd(), 8192, false).unwrap();
+        assert!(map.all_equal(0, 8192, 0xAA).unwrap());
+        assert!(!heap.caps().zeroed);
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //!
 //! [`Allocator::check_supported`] runs the same checks as `allocate2` with `count = 1` up to
 //! the first heap call, so `Ok` means "succeeds unless resources run out".
+//!
+//! A board's reserve pools ([`Pools`], injected with [`Allocator::with_pools`]) come first:
+//! a buffer whose plan starts on a pool's heap with the pool's size is taken from the pool
+//! when one is ready, else allocated as above.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -28,6 +32,7 @@ use usage_map::{Availability, Plan, UsageMap};
 use crate::error::{AllocError, BoardRefusal, Cap, DescriptorError};
 use crate::heap_table::HeapTable;
 use crate::layout::Layout;
+use crate::pool::Pools;
 use crate::region::{dmabuf_label, BufferIds, MetadataRegions};
 use crate::request::{parse_count, Request};
 use crate::stats::{Stats, StatsSnapshot};
@@ -51,6 +56,7 @@ pub struct Allocator {
     stats: Stats,
     regions: MetadataRegions,
     ids: BufferIds,
+    pools: Pools,
 }
 
 /// Everything decided before the first heap call.
@@ -69,13 +75,28 @@ impl Allocator {
         let stats = Stats::new(map.heaps().iter().map(|h| h.name.clone()).collect());
         let regions = MetadataRegions::for_board(&map, &heaps);
         log::info!("metadata regions from {}", regions.source());
-        Allocator { map, heaps, availability, stats, regions, ids: BufferIds::new() }
+        Allocator {
+            map,
+            heaps,
+            availability,
+            stats,
+            regions,
+            ids: BufferIds::new(),
+            pools: Pools::none(),
+        }
     }
 
     /// Replaces where metadata regions come from (tests inject failing heaps).
     #[must_use]
     pub fn with_regions(mut self, regions: MetadataRegions) -> Self {
         self.regions = regions;
+        self
+    }
+
+    /// Serves matching requests from `pools` first (the daemon passes [`Pools::start`]'s).
+    #[must_use]
+    pub fn with_pools(mut self, pools: Pools) -> Self {
+        self.pools = pools;
         self
     }
 
@@ -101,7 +122,9 @@ impl Allocator {
 
     /// Counters since start-up.
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot()
+        let mut snapshot = self.stats.snapshot();
+        snapshot.pools = self.pools.stats();
+        snapshot
     }
 
     /// `allocate2`: `count` buffers of the described kind, or nothing.
@@ -156,7 +179,13 @@ impl Allocator {
         // The dma-buf name, made again only when a fallback changes the heap it names.
         let mut label: Option<(&str, String)> = None;
         for index in 0..count {
-            let (fd, heap_name) = self.allocate_one(&plan, len)?;
+            let (fd, heap_name) = match self.pools.take(&plan, len) {
+                Some((fd, decl)) => {
+                    self.stats.record_buffer(decl.id.index(), len.get(), false);
+                    (fd, decl.name.as_str())
+                }
+                None => self.allocate_one(&plan, len)?,
+            };
             let requester = if name.is_empty() { heap_name } else { &name };
             if label.as_ref().is_none_or(|(made_for, _)| *made_for != requester) {
                 let text = dmabuf_label(

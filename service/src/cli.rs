@@ -154,6 +154,10 @@ pub struct BenchArgs {
     /// came from, by its fdinfo exporter), `dma-heap:NAME`, `ion:NAME`, `udmabuf` or `memfd`.
     #[arg(long, default_value = "auto")]
     pub baseline: Baseline,
+    /// Pause this many milliseconds after each call, and close each buffer outside the
+    /// timing: the latency of spaced-out requests (a reserve pool refills in the pauses).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub gap_ms: Option<u32>,
 }
 
 /// `board` sub-commands.

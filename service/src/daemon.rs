@@ -3,8 +3,9 @@
 //! Start-up order: block the shutdown signals (before any thread exists, so every thread
 //! inherits the mask and only the main thread's `sigwait` sees them), load the board file
 //! (an invalid one is fatal: the daemon never serves a guessed table), probe the kernel heaps
-//! and open the board's heaps (both log what they find), serve, then print one readiness line to
-//! stderr: `gralloc-allocator: serving <endpoint> (board <name>)`.
+//! and open the board's heaps (both log what they find), fill the board's reserve pools,
+//! serve, then print one readiness line to stderr:
+//! `gralloc-allocator: serving <endpoint> (board <name>)`.
 //!
 //! Signals: SIGTERM and SIGINT stop the server and print the per-heap statistics, exit 0;
 //! SIGUSR1 logs the statistics and keeps serving.
@@ -26,6 +27,7 @@ use crate::allocator::Allocator;
 use crate::dump::{self, DumpListener};
 use crate::error::Chain;
 use crate::logging;
+use crate::pool::Pools;
 use crate::startup::{self, StartupError};
 
 /// Default thread-pool size (minigbm, Pixel and the HIDL passthrough all use 4).
@@ -188,7 +190,12 @@ pub fn run(args: &DaemonArgs) -> Result<(), DaemonError> {
     let (table, report) = startup::open_heaps(&map, &probe).map_err(DaemonError::Startup)?;
     let opened: Vec<&str> = report.opened().collect();
     log::info!("heaps opened: {} of {} [{}]", opened.len(), report.heaps.len(), opened.join(", "));
-    let allocator = Arc::new(Allocator::new(map, table));
+    // Pools fill from their heaps before the service answers its first request.
+    let (pools, problems) = Pools::start(&map, &table);
+    for problem in &problems {
+        log::warn!("{problem}; requests of its class take the normal path");
+    }
+    let allocator = Arc::new(Allocator::new(map, table).with_pools(pools));
     let endpoint = endpoint_of(args)?;
     let server =
         crate::binder::serve(&endpoint, Arc::clone(&allocator), usize::from(args.threads))?;

@@ -1,8 +1,8 @@
 //! `allocator_service`: the allocator daemon's library.
 //!
 //! Owns descriptor validation ([`request`]), buffer layout ([`layout`]), heap selection and
-//! allocation ([`allocator`]), the one mapping from internal errors to `AllocationError`
-//! ([`error`]), per-heap statistics ([`stats`]), opening the board's heaps at start-up
+//! allocation ([`allocator`]), reserve pools ([`pool`]), the one mapping from internal errors
+//! to `AllocationError` ([`error`]), per-heap statistics ([`stats`]), opening the board's heaps at start-up
 //! ([`startup`]) into a [`heap_table`], the Binder front-end ([`binder`]), the daemon
 //! ([`daemon`]) and its `dump` report ([`dump`]), logging set-up ([`logging`]) and the
 //! `gralloc` client CLI ([`cli`]).
@@ -21,6 +21,7 @@ pub mod error;
 pub mod heap_table;
 pub mod layout;
 pub mod logging;
+pub mod pool;
 pub mod region;
 pub mod request;
 pub mod startup;

@@ -1,4 +1,4 @@
-//! Per-heap and per-outcome counters, updated with relaxed atomics (no lock, nothing held
+//! Per-heap and per-outcome counters (and, in the snapshot, each reserve pool's), updated with relaxed atomics (no lock, nothing held
 //! across a heap call) and printed by `dump` and at exit.
 //!
 //! Counts are cumulative since start-up. The service cannot see when a client closes a
@@ -8,6 +8,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hal_interface::aidl::AllocationError;
+
+use crate::pool::PoolStats;
 
 /// Counters of one heap.
 #[derive(Debug, Default)]
@@ -116,6 +118,7 @@ impl Stats {
             },
             regions: load(&self.regions),
             region_bytes: load(&self.region_bytes),
+            pools: Vec::new(),
         }
     }
 }
@@ -159,6 +162,8 @@ pub struct StatsSnapshot {
     pub regions: u64,
     /// Bytes of those regions (not counted in the heaps' bytes).
     pub region_bytes: u64,
+    /// Reserve pools, in board order (filled in by the allocator; empty without pools).
+    pub pools: Vec<PoolStats>,
 }
 
 impl StatsSnapshot {
@@ -183,6 +188,9 @@ impl fmt::Display for StatsSnapshot {
                 "heap {}: {} buffers, {} bytes, {} failures, {} fallbacks",
                 h.name, h.buffers, h.bytes, h.failures, h.fallbacks
             )?;
+        }
+        for pool in &self.pools {
+            writeln!(f, "{pool}")?;
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //! location. This module holds the entry point, the error location helpers, name checks and
 //! the `[board]` and `[usage]` sections; each other stage sits beside the types it builds:
 //! `heap::convert` (`[heaps.*]`), `limits::convert` (`[limits]`), `rule::convert`
-//! (each `[[rules]]` entry on its own) and `rule::cross_check` (checks between rules).
+//! (each `[[rules]]` entry on its own), `rule::cross_check` (checks between rules) and
+//! `pool::convert` (`[[pools]]`, checked against the finished rule table).
 
 use std::ops::Range;
 
@@ -12,7 +13,7 @@ use toml::Spanned;
 use crate::error::{ConfigError, ConfigErrorKind as Kind, Location, Subject};
 use crate::limits::Limits;
 use crate::raw::{Locator, RawBoardFile, RawUsage, SchemaProbe};
-use crate::{heap, limits, rule, UsageMap, SCHEMA_VERSION};
+use crate::{heap, limits, pool, rule, UsageMap, SCHEMA_VERSION};
 
 /// Longest name of a heap, rule, board or device.
 pub(crate) const MAX_NAME_LEN: usize = 64;
@@ -108,6 +109,10 @@ fn subject_at(locator: &Locator, offset: usize) -> Subject {
     if let Some(usage) = &locator.usage {
         consider(usage.span().start, Subject::Usage);
     }
+    for (index, pool) in locator.pools.iter().flatten().enumerate() {
+        let name = pool.get_ref().get("name").and_then(toml::Value::as_str).unwrap_or("");
+        consider(pool.span().start, Subject::Pool { index, name: name.to_owned() });
+    }
     best.map_or(Subject::File, |(_, subject)| subject)
 }
 
@@ -131,7 +136,7 @@ fn convert(ctx: &Ctx<'_>, raw: RawBoardFile) -> Result<UsageMap, ConfigError> {
         None => Limits::default(),
     };
     let rules = rule::convert::rules(ctx, &raw.rules, &heaps, vendor_bits)?;
-    Ok(UsageMap {
+    let mut map = UsageMap {
         origin: ctx.origin.to_owned(),
         board_name,
         mapper_suffix,
@@ -140,7 +145,11 @@ fn convert(ctx: &Ctx<'_>, raw: RawBoardFile) -> Result<UsageMap, ConfigError> {
         rules,
         limits,
         vendor_bits,
-    })
+        pools: Vec::new(),
+    };
+    // Pools resolve their class through the finished rule table.
+    map.pools = pool::convert::pools(ctx, &raw.pools, &map)?;
+    Ok(map)
 }
 
 pub(crate) fn check_name(

@@ -24,6 +24,13 @@ pub enum Subject {
     Limits,
     /// The `[usage]` table.
     Usage,
+    /// One `[[pools]]` entry: its index and name.
+    Pool {
+        /// Position in the file, from 0.
+        index: usize,
+        /// The pool's `name` (empty when it has none yet).
+        name: String,
+    },
 }
 
 impl fmt::Display for Subject {
@@ -35,6 +42,7 @@ impl fmt::Display for Subject {
             Self::Rule { index, name } => write!(f, "rules[{index}] {name:?}"),
             Self::Limits => f.write_str("limits"),
             Self::Usage => f.write_str("usage"),
+            Self::Pool { index, name } => write!(f, "pools[{index}] {name:?}"),
         }
     }
 }
@@ -331,6 +339,60 @@ pub enum ConfigErrorKind {
     #[error("CPU access can reach this rule but heap {heap:?} does not zero its memory (stale data would leak)")]
     CpuToUnzeroedHeap {
         /// The heap.
+        heap: String,
+    },
+    /// Two pools with one name.
+    #[error("duplicate pool name (first used by pools[{first}])")]
+    DuplicatePoolName {
+        /// Index of the first pool with this name.
+        first: usize,
+    },
+    /// Two pools of one class on one heap.
+    #[error("same heap and buffer class as pools[{first}]: merge them into one count")]
+    DuplicatePool {
+        /// Index of the first such pool.
+        first: usize,
+    },
+    /// A pool with both `size` and `format`.
+    #[error("`size` and `format` exclude each other: a pool's class is a size or an image")]
+    PoolClassBoth,
+    /// A pool with neither `size` nor `format`.
+    #[error("a pool needs a class: `size` (bytes) or `format`, `width`, `height` and `usage`")]
+    PoolClassMissing,
+    /// An image class without one of its keys.
+    #[error("an image class needs `format`, `width`, `height` and `usage`: `{0}` is missing")]
+    PoolClassIncomplete(&'static str),
+    /// An image key on a size class.
+    #[error("`{0}` belongs to an image class (`format`), not to a `size` class")]
+    PoolKeyWithoutFormat(&'static str),
+    /// A pool size that is zero or not whole pages.
+    #[error("`size = {bytes}` must be a positive multiple of 4096 bytes")]
+    BadPoolSize {
+        /// The value written.
+        bytes: u64,
+    },
+    /// A pool size above `max_bytes_per_buffer`: no request could take it.
+    #[error("`size = {bytes}` is above `max_bytes_per_buffer = {limit}`")]
+    PoolOverCap {
+        /// The value written.
+        bytes: u64,
+        /// The per-buffer cap.
+        limit: u64,
+    },
+    /// A size-class pool on a heap that no rule tries first.
+    #[error("no rule tries heap {0:?} first, so no request could be served from this pool")]
+    PoolHeapUnrouted(String),
+    /// An image class that the board refuses.
+    #[error("the board refuses this class: {0}")]
+    PoolClassRefused(String),
+    /// An image class whose rule tries another heap first.
+    #[error("the class resolves to {rule}, which tries heap {first:?} first, not the pool's heap {heap:?}")]
+    PoolClassElsewhere {
+        /// The rule, as `rules[i] "name"`.
+        rule: String,
+        /// Its first heap.
+        first: String,
+        /// The pool's heap.
         heap: String,
     },
     /// The rule analysis grew beyond its bound (too many interacting `any` lists).

@@ -2,8 +2,8 @@
 //!
 //! A board file (TOML, schema v1, documented in this crate's `README.md`) declares the heaps a
 //! board has (`[heaps.<name>]`), an ordered list of rules (`[[rules]]`, first match wins) from
-//! (usage, format, size) to heaps, and request caps (`[limits]`). It is also a security
-//! policy: clients reach CMA and carveouts only through it.
+//! (usage, format, size) to heaps, request caps (`[limits]`) and reserve pools (`[[pools]]`).
+//! It is also a security policy: clients reach CMA and carveouts only through it.
 //!
 //! Loading is a two-step parse: private `Raw*` structs with `deny_unknown_fields` give the
 //! shape, then one conversion builds the validated [`UsageMap`] and rejects every semantic
@@ -28,6 +28,7 @@ mod error;
 mod heap;
 mod limits;
 mod plan;
+mod pool;
 mod raw;
 mod report;
 mod rule;
@@ -41,6 +42,7 @@ pub use error::{ConfigError, ConfigErrorKind, Location, Subject};
 pub use heap::{FakeBehaviour, FakeErrno, HeapBackend, HeapDecl, HeapId, HeapProps};
 pub use limits::Limits;
 pub use plan::{Availability, Plan, PlanHeaps, Refusal, RuleAvailability};
+pub use pool::{Pool, PoolClass, MAX_POOLS, MAX_POOL_COUNT};
 pub use report::{check_report, parse_size, Explanation, SizeError, SkippedRule};
 pub use rule::{
     Action, Alignment, CpuMatch, CpuMode, CpuSet, Dimension, FormatSet, Match, Mismatch, Rule,
@@ -61,6 +63,7 @@ pub struct UsageMap {
     rules: Vec<Rule>,
     limits: Limits,
     vendor_bits: u64,
+    pools: Vec<Pool>,
 }
 
 impl UsageMap {
@@ -236,6 +239,11 @@ impl UsageMap {
     /// Rules in priority order; the last one is the default.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Reserve pools (`[[pools]]`), in file order.
+    pub fn pools(&self) -> &[Pool] {
+        &self.pools
     }
 
     /// Request caps.

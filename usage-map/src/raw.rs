@@ -24,6 +24,7 @@ pub(crate) struct Locator {
     pub rules: Option<Vec<Spanned<toml::Value>>>,
     pub limits: Option<Spanned<toml::Value>>,
     pub usage: Option<Spanned<toml::Value>>,
+    pub pools: Option<Vec<Spanned<toml::Value>>>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +39,8 @@ pub(crate) struct RawBoardFile {
     pub rules: Vec<Spanned<RawRule>>,
     pub limits: Option<Spanned<RawLimits>>,
     pub usage: Option<Spanned<RawUsage>>,
+    #[serde(default)]
+    pub pools: Vec<Spanned<RawPool>>,
 }
 
 #[derive(Deserialize)]
@@ -182,4 +185,18 @@ pub(crate) struct RawLimits {
 pub(crate) struct RawUsage {
     #[serde(default)]
     pub vendor_bits: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPool {
+    pub name: Spanned<String>,
+    pub heap: Spanned<String>,
+    pub size: Option<Spanned<u64>>,
+    pub format: Option<Spanned<String>>,
+    pub width: Option<Spanned<u32>>,
+    pub height: Option<Spanned<u32>>,
+    pub usage: Option<SpannedList>,
+    pub count: Spanned<u32>,
+    pub low_water: Option<Spanned<u32>>,
 }

@@ -78,7 +78,7 @@ impl fmt::Display for Explanation<'_> {
 }
 
 /// The summary `gralloc board check` prints for a valid board: board, heaps with kind and
-/// properties, rules with their match and action, limits.
+/// properties, rules with their match and action, pools, limits.
 pub fn check_report(map: &UsageMap) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
@@ -117,6 +117,21 @@ fn write_report(map: &UsageMap, out: &mut String) -> fmt::Result {
             rule.name(),
             rule.line(),
             rule.matcher()
+        )?;
+    }
+    if !map.pools().is_empty() {
+        writeln!(out, "pools (filled at start-up, refilled in the background):")?;
+    }
+    for (index, pool) in map.pools().iter().enumerate() {
+        let heap = map.heap_by_id(pool.heap()).map_or("", |h| h.name.as_str());
+        writeln!(
+            out,
+            "  [{index}] {:?} (line {}): {} x {} from heap {heap}, refill below {}",
+            pool.name(),
+            pool.line(),
+            pool.count(),
+            pool.class(),
+            pool.low_water()
         )?;
     }
     writeln!(out, "limits: {}", map.limits())?;

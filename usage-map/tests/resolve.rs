@@ -279,7 +279,8 @@ fn availability_report_names_unusable_rules() {
         report.contains(r#"rules[1] "framebuffer": UNUSABLE, no heap present; absent [reserved]"#),
         "{report}"
     );
-    assert!(report.contains(r#"rules[3] "camera": uses [system]; absent [reserved]"#), "{report}");
+    assert!(report.contains(r#"rules[3] "camera": uses [system]; absent [camera]"#), "{report}");
+    assert!(report.contains(r#"rules[4] "video": uses [system]; absent [reserved]"#), "{report}");
 }
 
 #[test]

@@ -97,12 +97,14 @@ json_field() {
     sed -n "s/^ *\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -n 1
 }
 
-# The service's fd count and whether it holds a dma-buf (it must never keep one).
+# The service's fd count and whether it holds a dma-buf (it must never keep one after a
+# reply). Buffers waiting in its reserve pools (dma-buf name `pool:<name>`, link
+# `/dmabuf:pool:<name>`) are its baseline: they are not counted as held.
 svc_fd_count() { ls "/proc/$SVC/fd" 2>/dev/null | wc -l; }
 svc_dmabufs() {
     for fd in /proc/"$SVC"/fd/*; do
         readlink "$fd" 2>/dev/null
-    done | grep -c 'dmabuf' || true
+    done | grep 'dmabuf' | grep -vc '^/dmabuf:pool:' || true
 }
 
 # ---------------------------------------------------------------- common steps
@@ -131,7 +133,8 @@ $DEBUGFS/failslab/probability $DEBUGFS/fail_page_alloc/task-filter"
     [ -d "$DEBUGFS/cma/reserved" ] || expected="$expected $DEBUGFS/cma/cma-reserved"
     case $KERNEL in
         5.10) expected="$expected /dev/ion" ;;
-        *) expected="$expected /dev/udmabuf" ;;
+        # cma_camera=32M: the second CMA area and its heap (vm/kernel/6.12-camera-cma.patch).
+        *) expected="$expected /dev/udmabuf /dev/dma_heap/camera $DEBUGFS/cma/camera" ;;
     esac
     missing=""
     for node in $expected; do
@@ -807,6 +810,186 @@ step_kill_restart() {
     fi
 }
 
+# ---------------------------------------------------------------- reserve pool
+
+# The class of the boards' camera pools, a camera buffer of another size (same rule and
+# heap, never pooled), and the camera area's use in kB.
+CAM_POOLED="--width 1920 --height 1080 --format NV21"
+CAM_OTHER="--width 1280 --height 720 --format NV21"
+camera_used_kb() { echo $(($(cat "$DEBUGFS/cma/camera/used") * 4)); }
+
+# pool_field NAME FIELD: a number of pool NAME's `gralloc dump` line ("4 ready", "1 misses").
+pool_field() {
+    gralloc --connect binder dump 2>/dev/null | sed -n "s/^pool $1:.* \([0-9][0-9]*\) $2[,]*.*/\1/p" | head -n 1
+}
+
+# wait_pool_full NAME COUNT SECONDS: true once the pool has COUNT ready and none in refill.
+wait_pool_full() {
+    tries=$(($3 * 5))
+    while [ "$tries" -gt 0 ]; do
+        [ "$(pool_field "$1" ready)" = "$2" ] && [ "$(pool_field "$1" 'in refill')" = 0 ] && return 0
+        sleep 0.2
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+# bench_camera OUT: `gralloc bench` of the pool's class with 100 ms between calls (a camera
+# frame interval order of magnitude: the pool refills in the pause); sets CAM_MEDIAN (us).
+bench_camera() {
+    # shellcheck disable=SC2086 # CAM_POOLED is several arguments
+    gralloc --connect binder bench $CAM_POOLED --usage CAMERA_OUTPUT --baseline dma-heap:camera \
+        --iterations 30 --gap-ms 100 >"$1" 2>&1
+    rc=$?
+    show "$1"
+    CAM_MEDIAN=$(sed -n 's/^service allocate2 .* median \([0-9.]*\) us,.*/\1/p' "$1")
+    [ "$rc" -eq 0 ] && [ -n "$CAM_MEDIAN" ]
+}
+
+# The board's camera pool on the camera CMA area: (1) a pooled camera allocate2 against the
+# same allocation from the area by a service whose board has no pool (the board file with
+# its [[pools]] entry cut), same guest run, ratio printed; (2) the area fragmented by held
+# camera buffers of another size: the first COUNT requests of the pool's class are still
+# served from the area (by the pool), the next one falls back to system, and the pool
+# refills once the holders are gone. Leaves a service with the pool running.
+step_camera_pool() {
+    label=$1
+    board=$2
+    step=$label-camera-pool
+    need "$step" gralloc gralloc-allocator || return
+    service_alive || {
+        fail "$step" "no service running"
+        return
+    }
+    line=$(gralloc --connect binder dump 2>/dev/null | grep '^pool .*: heap camera,' | head -n 1)
+    pool=$(echo "$line" | sed -n 's/^pool \([^:]*\):.*/\1/p')
+    count=$(echo "$line" | sed -n 's/.*, \([0-9]*\) x [0-9]* bytes,.*/\1/p')
+    if [ -z "$pool" ] || [ -z "$count" ]; then
+        fail "$step" "the service on $board has no pool on heap camera (dump: ${line:-nothing})"
+        return
+    fi
+    note "$step: $line"
+    if ! wait_pool_full "$pool" "$count" 30; then
+        fail "$step" "pool $pool never filled: $(gralloc --connect binder dump 2>&1 | grep '^pool')"
+        return
+    fi
+
+    misses_before=$(pool_field "$pool" misses)
+    bench_camera /tmp/bench-pooled.out || {
+        fail "$step" "bench against the pooled service did not run"
+        return
+    }
+    pooled=$CAM_MEDIAN
+    misses=$(($(pool_field "$pool" misses) - misses_before))
+    handouts=$(pool_field "$pool" hand-outs)
+
+    # The same requests without a pool: the board file minus its [[pools]] entries.
+    sed '/^\[\[pools\]\]/,/^$/d' "$board" >/tmp/nopool.toml
+    kill -TERM "$SVC" 2>/dev/null
+    wait "$SVC"
+    SVC=""
+    start_service "$label-nopool-service" /tmp/nopool.toml || return
+    bench_camera /tmp/bench-unpooled.out
+    unpooled_rc=$?
+    unpooled=$CAM_MEDIAN
+    kill -TERM "$SVC" 2>/dev/null
+    wait "$SVC"
+    SVC=""
+    start_service "$label-pool-service" "$board" || return
+    if [ "$unpooled_rc" -ne 0 ]; then
+        fail "$step" "bench against the service without a pool did not run"
+        return
+    fi
+    ratio=$(awk -v p="$pooled" -v u="$unpooled" 'BEGIN { printf "%.2f", p / u }')
+    bench="camera 1920x1080 NV21 allocate2 median: pooled $pooled us, unpooled $unpooled us, ratio $ratio (target <= 0.2; $misses misses, $handouts hand-outs)"
+    note "$step: $bench"
+    wait_pool_full "$pool" "$count" 30 || {
+        fail "$step" "$bench; restarted pool never filled"
+        return
+    }
+
+    # Fragment the camera area: hold buffers of another size until one comes from system,
+    # then release every other one.
+    used_start=$(camera_used_kb)
+    held=0
+    i=0
+    cam_holders=""
+    while [ "$i" -lt 40 ]; do
+        i=$((i + 1))
+        : >/tmp/frag.$i.err
+        # shellcheck disable=SC2086
+        gralloc --connect binder alloc $CAM_OTHER --usage CAMERA_OUTPUT --json --hold 900 \
+            >/tmp/frag.$i.json 2>/tmp/frag.$i.err &
+        pid=$!
+        if ! wait_for_line /tmp/frag.$i.err 'holding' 60 "$pid"; then
+            show /tmp/frag.$i.err
+            break
+        fi
+        if [ "$(json_field /tmp/frag.$i.json heap)" != camera ]; then
+            kill -TERM "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            break
+        fi
+        held=$((held + 1))
+        cam_holders="$cam_holders $pid"
+    done
+    used_full=$(camera_used_kb)
+    n=0
+    kept=""
+    for pid in $cam_holders; do
+        n=$((n + 1))
+        if [ $((n % 2)) -eq 0 ]; then
+            kill -TERM "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        else
+            kept="$kept $pid"
+        fi
+    done
+    used_fragmented=$(camera_used_kb)
+
+    # The pool's class now: COUNT from the pool (heap camera), one more from system.
+    : >/tmp/pooled.err
+    # shellcheck disable=SC2086
+    gralloc --connect binder alloc $CAM_POOLED --usage CAMERA_OUTPUT --count "$count" --json \
+        --hold 3 >/tmp/pooled.json 2>/tmp/pooled.err &
+    taker=$!
+    wait_for_line /tmp/pooled.err 'holding' 60 "$taker"
+    # shellcheck disable=SC2086
+    gralloc --connect binder alloc $CAM_POOLED --usage CAMERA_OUTPUT --json \
+        >/tmp/extra.json 2>/tmp/extra.err
+    extra_rc=$?
+    wait "$taker"
+    taker_rc=$?
+    from_camera=$(grep -c '"heap": "camera"' /tmp/pooled.json)
+    extra_heap=$(json_field /tmp/extra.json heap)
+    for pid in $kept; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $kept; do
+        wait "$pid" 2>/dev/null
+    done
+    refilled=no
+    wait_pool_full "$pool" "$count" 30 && refilled=yes
+    dmabufs=$(svc_dmabufs)
+
+    frag="$held x 1280x720 held (camera use $used_start -> $used_full kB), every other released ($used_fragmented kB): $from_camera of $count 1080p requests from camera, the next from ${extra_heap:-none}; pool refilled after release: $refilled"
+    if [ "$held" -lt 2 ]; then
+        fail "$step" "$bench; $frag; could not fill the camera area"
+    elif [ "$taker_rc" -ne 0 ] || [ "$from_camera" -ne "$count" ]; then
+        show /tmp/pooled.err
+        fail "$step" "$bench; $frag; the pooled requests were not all served from the camera area"
+    elif [ "$extra_rc" -ne 0 ] || [ "$extra_heap" != system ]; then
+        show /tmp/extra.err
+        fail "$step" "$bench; $frag; the request after the pool must fall back to system (the area is fragmented)"
+    elif [ "$refilled" != yes ]; then
+        fail "$step" "$bench; $frag"
+    elif [ "$dmabufs" -ne 0 ]; then
+        fail "$step" "$bench; $frag; service holds $dmabufs dma-bufs outside its pool"
+    else
+        pass "$step" "$bench; $frag"
+    fi
+}
+
 faults() {
     service_alive || {
         fail "$1-faults" "no service running: fault steps not run"
@@ -832,10 +1015,12 @@ if step_hub; then
                 step_bench dmaheap dma-heap:reserved dma-heap:system
                 step_small_under_load dmaheap dma-heap:system
                 faults dmaheap /boards/qemu-x86_64.toml
+                step_camera_pool dmaheap /boards/qemu-x86_64.toml
             fi
             stop_service dmaheap-stop
             # The shipped HiKey960 board file on a real kernel: its CMA heap resolves to
-            # `reserved` here, the camera and system-uncached heaps are absent.
+            # `reserved` here, its camera heap (and pool) to the cma_camera= area,
+            # system-uncached is absent.
             board_suite hikey960 /boards/hikey960.toml
             stop_service hikey960-stop
             ;;

@@ -14,11 +14,47 @@ apt_private() {
         -o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache" "$@"
 }
 
-# Kernel cache key: version plus the fragment's sha256 (first 16 hex digits).
+# The patches applied to <label>'s source before building, in order: vm/kernel/<label>-*.patch.
+kernel_patches() {
+    compgen -G "$VM_DIR/kernel/$1-*.patch" | sort || true
+}
+
+# Kernel cache key: version plus the sha256 (first 16 hex digits) of the fragment and the
+# patches, so editing either builds a new kernel.
 kernel_key() {
     local version=$1 fragment=$VM_DIR/kernel/$1.config
     [[ -f $fragment ]] || die "no kernel fragment $fragment (known kernels: ${VM_KERNELS[*]})"
-    printf '%s-%s' "$version" "$(sha256sum "$fragment" | cut -c1-16)"
+    local -a files=("$fragment")
+    mapfile -t -O 1 files < <(kernel_patches "$version")
+    printf '%s-%s' "$version" "$(cat "${files[@]}" | sha256sum | cut -c1-16)"
+}
+
+# The source tree to build <version> from: the unpacked tree itself without patches, else a
+# hard-linked copy of it with the patches applied (each patched file unlinked first, so the
+# pristine tree is never written), made once per set of patches.
+kernel_source() {
+    local version=$1 src=$VM_CACHE/src/linux-source-$1 patches patched file patch
+    mapfile -t patches < <(kernel_patches "$version")
+    if ((${#patches[@]} == 0)); then
+        printf '%s' "$src"
+        return 0
+    fi
+    patched=$src-$(cat "${patches[@]}" | sha256sum | cut -c1-16)
+    if [[ ! -f $patched/.patched ]]; then
+        rm -rf "$patched.tmp"
+        cp -al "$src" "$patched.tmp"
+        for patch in "${patches[@]}"; do
+            while read -r file; do
+                cp "$patched.tmp/$file" "$patched.tmp/$file.unlinked"
+                mv "$patched.tmp/$file.unlinked" "$patched.tmp/$file"
+            done < <(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$patch")
+            patch -d "$patched.tmp" -p1 --quiet <"$patch" >&2 \
+                || die "kernel $version: $(basename "$patch") does not apply"
+        done
+        touch "$patched.tmp/.patched"
+        rm -rf "$patched" && mv "$patched.tmp" "$patched"
+    fi
+    printf '%s' "$patched"
 }
 
 kernel_image() { printf '%s/kernel/%s/bzImage' "$VM_CACHE" "$(kernel_key "$1")"; }
@@ -66,12 +102,12 @@ kernel_build() {
     fragment=$VM_DIR/kernel/$version.config
     out=$(dirname "$image")
     build=$VM_CACHE/build/$key
-    src=$VM_CACHE/src/linux-source-$version
     kernel_unpack "$version"
+    src=$(kernel_source "$version")
     rm -rf "$build" && mkdir -p "$build"
     local started
     started=$(now)
-    log "building kernel $version (-j$jobs), log: $build/build.log"
+    log "building kernel $version (-j$jobs, patches: $(kernel_patches "$version" | xargs -r -n1 basename | xargs)), log: $build/build.log"
     {
         make -C "$src" O="$build" tinyconfig
         "$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$fragment"

@@ -244,16 +244,17 @@ impl Ctx {
         write_line(&mut **out, text)
     }
 
-    /// Current fd counts of client and service.
+    /// Current fd counts of client and service. A buffer waiting in one of the service's
+    /// reserve pools (dma-buf name `pool:<name>`) is its baseline, not a leak: it is left
+    /// out of both service counts. The fd count is taken between two listings that agree on
+    /// the pooled buffers, so a refill finishing meanwhile cannot skew the difference.
     pub fn ledger(&self) -> Ledger {
         let service = self.service.map(|s| s.pid);
-        Ledger {
-            client_fds: dmabuf::count_open_fds(None).ok(),
-            service_fds: service.and_then(|pid| dmabuf::count_open_fds(Some(pid)).ok()),
-            service_dmabufs: service
-                .and_then(|pid| dmabuf::list_dmabuf_fds(Some(pid)).ok())
-                .map(|fds| fds.len()),
-        }
+        let (service_fds, service_dmabufs) = match service {
+            Some(pid) => service_counts(pid),
+            None => (None, None),
+        };
+        Ledger { client_fds: dmabuf::count_open_fds(None).ok(), service_fds, service_dmabufs }
     }
 
     /// Checks that the service is the same process and that neither side holds more fds or
@@ -295,6 +296,37 @@ impl Ctx {
             Err(e) => Err(format!("service pid {} is gone ({e})", service.pid)),
         }
     }
+}
+
+/// Prefix of the dma-buf name of a buffer waiting in the service's reserve pool.
+const POOL_NAME_PREFIX: &str = "pool:";
+
+fn is_pooled(buf: &dmabuf::DmaBufFd) -> bool {
+    let named = buf.info.as_ref().and_then(|info| info.name.as_deref());
+    named.is_some_and(|name| name.starts_with(POOL_NAME_PREFIX))
+        || buf.link.starts_with(&format!("/dmabuf:{POOL_NAME_PREFIX}"))
+}
+
+/// The service's fd and dma-buf counts without its pooled buffers (see [`Ctx::ledger`]).
+fn service_counts(pid: u32) -> (Option<usize>, Option<usize>) {
+    let pooled_listing = || {
+        dmabuf::list_dmabuf_fds(Some(pid)).ok().map(|bufs| {
+            let pooled = bufs.iter().filter(|b| is_pooled(b)).count();
+            (bufs.len(), pooled)
+        })
+    };
+    for _ in 0..10 {
+        let (Some((bufs, pooled)), fds, Some((_, again))) =
+            (pooled_listing(), dmabuf::count_open_fds(Some(pid)).ok(), pooled_listing())
+        else {
+            return (None, None);
+        };
+        if pooled == again {
+            return (fds.map(|n| n.saturating_sub(pooled)), Some(bufs.saturating_sub(pooled)));
+        }
+        std::thread::sleep(SETTLE_POLL);
+    }
+    (None, None)
 }
 
 /// The pid of the process listening on a Unix socket endpoint (its peer credentials), or of

@@ -91,8 +91,28 @@ const FRONT_GPU: u64 = bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | bits::COMP
 /// A front-buffered client target: `framebuffer` comes first on every board.
 const FRONT_FB: u64 = bits::FRONT_BUFFER | FRAMEBUFFER;
 
-/// The QEMU boards (dma-heap and ION) share rules and heap names.
+/// The QEMU dma-heap board: the ION board's rules, with camera buffers in their own region
+/// (`camera`, from `cma_camera=`) and a `video` rule taking the CMA area first.
 const QEMU: &[Expect] = &[
+    rgba("protected", PROTECTED, Route::Reject),
+    rgba("framebuffer", FRAMEBUFFER, only(&["reserved"])),
+    rgba("framebuffer", FB_AND_CAMERA, only(&["reserved"])),
+    rgba("framebuffer", FRONT_FB, only(&["reserved"])),
+    // x86 DMA snoops the CPU caches: the system heap is coherent for every reader.
+    rgba("front-buffer", FRONT_CPU, only(&["system"])),
+    rgba("front-buffer", FRONT_GPU, only(&["system"])),
+    yuv("front-buffer", bits::FRONT_BUFFER | CAMERA_OUT, only(&["system"])),
+    rgba("camera", CAMERA_OUT, falling(&["camera", "system"])),
+    yuv("camera", CAMERA_IN, falling(&["camera", "system"])),
+    yuv("video", bits::VIDEO_DECODER | bits::GPU_TEXTURE, falling(&["reserved", "system"])),
+    rgba("default", FB_TO_ENCODER, only(&["system"])),
+    rgba("default", TEXTURE, only(&["system"])),
+    rgba("default", GPU_ONLY, only(&["system"])),
+    blob("default", DATA, only(&["system"])),
+];
+
+/// The QEMU ION board: one CMA area for framebuffers and camera buffers.
+const QEMU_ION: &[Expect] = &[
     rgba("protected", PROTECTED, Route::Reject),
     rgba("framebuffer", FRAMEBUFFER, only(&["reserved"])),
     rgba("framebuffer", FB_AND_CAMERA, only(&["reserved"])),
@@ -145,7 +165,7 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table { board: "qemu-x86_64", expects: QEMU },
-    Table { board: "qemu-x86_64-ion", expects: QEMU },
+    Table { board: "qemu-x86_64-ion", expects: QEMU_ION },
     Table { board: "hikey960", expects: HIKEY960 },
     Table { board: "hikey960-ion", expects: HIKEY960 },
     Table {

@@ -2,7 +2,12 @@
 //! allocation made directly from the same kind of heap, measured in one run.
 //!
 //! Both sides allocate one buffer of the descriptor's size and close it; rounds of the two
-//! alternate so drift on a shared machine hits both alike. The report gives per-call
+//! alternate so drift on a shared machine hits both alike. With `--gap-ms` each call is
+//! followed by a pause and the close happens outside the timing: the time a client waits
+//! for a buffer when its requests are spaced out (a camera's frame interval), which is what
+//! a reserve pool shortens, since its refill runs in the pauses. Run it against a service
+//! whose board has the pool and against one whose board has not for the pooled/unpooled
+//! ratio (the VM's `camera-pool` step does). The report gives per-call
 //! figures and their ratio; nothing is asserted (machines are noisy).
 
 use std::fmt;
@@ -135,19 +140,34 @@ struct Samples {
 }
 
 impl Samples {
-    /// Runs `round` calls of `call`, timing each and the round.
-    fn round(
+    /// Runs `round` calls of `call`, timing each and the round. Without a gap the buffer
+    /// is closed inside the timing; with one it is closed after the timing, and the gap is
+    /// slept before the next call (neither counted), so a pool has time to refill.
+    fn round<T>(
         &mut self,
         round: u32,
-        call: impl Fn() -> Result<(), CliError>,
+        gap: Option<Duration>,
+        call: impl Fn() -> Result<T, CliError>,
     ) -> Result<(), CliError> {
-        let round_start = Instant::now();
+        let Some(gap) = gap else {
+            let round_start = Instant::now();
+            for _ in 0..round {
+                let start = Instant::now();
+                drop(call()?);
+                self.calls.push(start.elapsed());
+            }
+            self.total += round_start.elapsed();
+            return Ok(());
+        };
         for _ in 0..round {
             let start = Instant::now();
-            call()?;
-            self.calls.push(start.elapsed());
+            let buffer = call()?;
+            let elapsed = start.elapsed();
+            self.calls.push(elapsed);
+            self.total += elapsed;
+            drop(buffer);
+            std::thread::sleep(gap);
         }
-        self.total += round_start.elapsed();
         Ok(())
     }
 
@@ -219,15 +239,20 @@ pub(super) fn bench(
     drop(first);
 
     let heap_call = || {
-        heap.allocate(len).map(drop).map_err(|source| CliError::Heap {
+        heap.allocate(len).map_err(|source| CliError::Heap {
             what: format!("baseline allocation from {baseline}"),
             source,
         })
     };
-    // Warm both paths (binder threads, page cache, heap pools) before measuring.
+    let gap = args.gap_ms.map(|ms| Duration::from_millis(u64::from(ms)));
+    // Warm both paths (binder threads, page cache, heap pools) before measuring, with the
+    // gap too, so a reserve pool is not drained by the warm-up.
     for _ in 0..ROUND.min(args.iterations) {
         allocate().map(drop)?;
-        heap_call()?;
+        heap_call().map(drop)?;
+        if let Some(gap) = gap {
+            std::thread::sleep(gap);
+        }
     }
 
     let mut service = Samples::default();
@@ -235,8 +260,8 @@ pub(super) fn bench(
     let mut done = 0u32;
     while done < args.iterations {
         let round = ROUND.min(args.iterations - done);
-        service.round(round, || allocate().map(drop))?;
-        direct.round(round, heap_call)?;
+        service.round(round, gap, allocate)?;
+        direct.round(round, gap, heap_call)?;
         done += round;
     }
     let (service, direct) = (service.sorted(), direct.sorted());
@@ -245,8 +270,14 @@ pub(super) fn bench(
     };
     let (median_ratio, mean_ratio) = (ratio(Summary::median), ratio(|s| s.mean));
     let overhead = micros(service.mean) - micros(direct.mean);
+    let timing = match args.gap_ms {
+        Some(ms) => format!(
+            "; {ms} ms between calls, buffers closed outside the timing (a pool refills in the gap)"
+        ),
+        None => String::new(),
+    };
     let report = format!(
-        "bench: {} {}x{} layers {} usage {}, {} bytes per buffer, {} calls per side\n\
+        "bench: {} {}x{} layers {} usage {}, {} bytes per buffer, {} calls per side{timing}\n\
          service allocate2 ({endpoint}): {}\n\
          baseline {baseline} (direct, same size): {}\n\
          ratio service/baseline (median): {median_ratio:.2}, (mean): {mean_ratio:.2}, \
@@ -295,6 +326,10 @@ mod tests {
     fn quantiles_pick_from_sorted_samples() {
         let calls = (1..=100).rev().map(Duration::from_micros).collect();
         let samples = Samples { calls, total: Duration::from_micros(5050) }.sorted();
+        let mut gapped = Samples::default();
+        gapped.round(3, Some(Duration::from_millis(1)), || Ok(())).unwrap();
+        assert_eq!(gapped.calls.len(), 3);
+        assert!(gapped.total < Duration::from_millis(3), "gaps are not timed");
         assert_eq!(samples.mean, Duration::from_nanos(50_500));
         assert_eq!(samples.quantile(0), Duration::from_micros(1));
         assert_eq!(samples.median(), Duration::from_micros(50));

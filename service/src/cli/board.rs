@@ -1,13 +1,16 @@
 //! `gralloc board check` and `gralloc board explain`: board-file tools that need no service.
 
 use std::io::Write;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::process::ExitCode;
 
 use hal_interface::{Format, Usage};
 use usage_map::UsageMap;
 
-use crate::request::implementation_defined_layout;
+use crate::layout::Layout;
+use crate::pool::{class_size, pool_for};
+use crate::request::{implementation_defined_layout, Image};
 
 use super::{write_out, CliError};
 
@@ -15,6 +18,7 @@ use super::{write_out, CliError};
 pub(super) fn check(file: &Path, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let map = UsageMap::load(file)?;
     write_out(out, &usage_map::check_report(&map))?;
+    write_out(out, &pool_memory(&map))?;
     write_out(out, "ok\n")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -49,8 +53,66 @@ pub(super) fn explain(
             ),
         )?;
     }
-    write_out(out, &map.explain(usage, format, width, height).to_string())?;
+    let explanation = map.explain(usage, format, width, height);
+    write_out(out, &explanation.to_string())?;
+    if let Ok(plan) = &explanation.outcome {
+        if let Some(note) = pool_note(&map, plan, usage, format, (width, height)) {
+            write_out(out, &note)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The memory each pool pins (`count` × the size its class lays out to), and the total.
+fn pool_memory(map: &UsageMap) -> String {
+    if map.pools().is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("pool memory (pinned while the service runs):\n");
+    let mut total = 0u64;
+    for pool in map.pools() {
+        let heap = map.heap_by_id(pool.heap()).map_or("", |h| h.name.as_str());
+        match class_size(map, pool.class()) {
+            Ok(size) => {
+                let pinned = size.get().saturating_mul(u64::from(pool.count()));
+                total = total.saturating_add(pinned);
+                text.push_str(&format!(
+                    "  {:?}: {} x {size} B = {pinned} B ({} MiB) on heap {heap}\n",
+                    pool.name(),
+                    pool.count(),
+                    pinned.div_ceil(1 << 20)
+                ));
+            }
+            Err(reason) => text.push_str(&format!(
+                "  {:?}: class has no layout ({reason}): the service leaves this pool out\n",
+                pool.name()
+            )),
+        }
+    }
+    text.push_str(&format!("  total: {total} B\n"));
+    text
+}
+
+/// Says when the request would be served from a pool: its plan's first heap and its laid-out
+/// size match one.
+fn pool_note(
+    map: &UsageMap,
+    plan: &usage_map::Plan<'_>,
+    usage: Usage,
+    format: Format,
+    (width, height): (u32, u32),
+) -> Option<String> {
+    let one = NonZeroU32::MIN;
+    let image =
+        Image::new(format, usage, NonZeroU32::new(width)?, NonZeroU32::new(height)?, one, 0)
+            .ok()?;
+    let size = Layout::compute(&image, &plan.align).ok()?.total_size();
+    let pool = pool_for(map, plan, size)?;
+    Some(format!(
+        "pool: served from pool {:?} ({} x {size} B kept ready) while it has a buffer; an empty pool falls through to the plan above\n",
+        pool.name(),
+        pool.count()
+    ))
 }
 
 #[cfg(test)]
@@ -64,6 +126,28 @@ mod tests {
         let mut out = Vec::new();
         explain(Path::new(board), Usage::from_bits(usage), format, (64, 64), &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn check_reports_the_memory_each_pool_pins_and_explain_names_the_pool() {
+        let board =
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../usage-map/boards/hikey960.toml"));
+        let mut out = Vec::new();
+        check(board, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\"camera-1080p\": 4 x 3112960 B = 12451840 B (12 MiB) on heap camera"),
+            "{text}"
+        );
+        let camera = Usage::from_bits(bits::CAMERA_OUTPUT | bits::CPU_READ_OFTEN);
+        let mut out = Vec::new();
+        explain(board, camera, Format::Ycrcb420Sp, (1920, 1080), &mut out).unwrap();
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("pool: served from pool \"camera-1080p\""));
+        let mut out = Vec::new();
+        explain(board, camera, Format::Ycrcb420Sp, (1280, 720), &mut out).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("pool:"));
     }
 
     #[test]
