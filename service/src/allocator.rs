@@ -96,6 +96,11 @@ impl Allocator {
         &self.map
     }
 
+    /// The heaps opened for the board, with their admission gates.
+    pub fn heap_table(&self) -> &HeapTable {
+        &self.heaps
+    }
+
     /// Which rules can allocate on this device.
     pub fn availability(&self) -> &Availability {
         &self.availability
