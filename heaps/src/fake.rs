@@ -26,6 +26,7 @@ pub struct FakeScript {
     fail_after: Option<(u64, Errno)>,
     eintr: u32,
     delay: Duration,
+    hold: Duration,
 }
 
 impl FakeScript {
@@ -68,6 +69,15 @@ impl FakeScript {
         self.delay = delay;
         self
     }
+
+    /// Slow mode, a stand-in for a CMA heap: every call holds the heap for this long, one
+    /// call at a time (the kernel serialises contiguous allocations under `cma_mutex`), so
+    /// concurrent callers queue inside the heap. Applies after [`delay`](Self::delay).
+    #[must_use]
+    pub fn hold(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
+    }
 }
 
 /// A request that broke the allocation contract (recorded, still served).
@@ -101,6 +111,8 @@ struct FakeState {
     successes: u64,
     requests: Vec<u64>,
     violations: Vec<FakeViolation>,
+    in_flight: u32,
+    max_in_flight: u32,
 }
 
 /// A heap of sealed memfds (page-rounded, zeroed, `O_CLOEXEC`) that follows a
@@ -113,6 +125,8 @@ pub struct FakeHeap {
     max_len: Option<u64>,
     garbage: Option<u8>,
     state: Mutex<FakeState>,
+    /// Taken for the whole of a [`FakeScript::hold`] call; never together with `state`.
+    held: Mutex<()>,
 }
 
 impl FakeHeap {
@@ -129,6 +143,7 @@ impl FakeHeap {
             max_len: None,
             garbage: None,
             state: Mutex::new(FakeState::default()),
+            held: Mutex::new(()),
         })
     }
 
@@ -187,6 +202,16 @@ impl FakeHeap {
         self.lock().requests.clone()
     }
 
+    /// Most calls that were inside [`Heap::allocate`] at the same time so far.
+    pub fn max_in_flight(&self) -> u32 {
+        self.lock().max_in_flight
+    }
+
+    /// Calls inside [`Heap::allocate`] right now.
+    pub fn in_flight(&self) -> u32 {
+        self.lock().in_flight
+    }
+
     /// Requests that broke the contract.
     pub fn violations(&self) -> Vec<FakeViolation> {
         self.lock().violations.clone()
@@ -211,11 +236,13 @@ impl FakeHeap {
     }
 
     /// Logs the call and decides its scripted failure, if any.
-    fn begin_call(&self, len: u64) -> (u64, Option<Errno>, Duration) {
+    fn begin_call(&self, len: u64) -> (u64, Option<Errno>, Duration, Duration) {
         let mut state = self.lock();
         state.calls = state.calls.saturating_add(1);
         let call = state.calls;
         state.requests.push(len);
+        state.in_flight = state.in_flight.saturating_add(1);
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
         if len.checked_rem(page_size()) != Some(0) {
             state.violations.push(FakeViolation {
                 call,
@@ -239,7 +266,12 @@ impl FakeHeap {
         if scripted.is_some() {
             state.attempts = state.attempts.saturating_add(1);
         }
-        (call, scripted, state.script.delay)
+        (call, scripted, state.script.delay, state.script.hold)
+    }
+
+    fn end_call(&self) {
+        let mut state = self.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
     }
 
     /// One raw attempt: consumes a pending EINTR if there is one.
@@ -266,10 +298,27 @@ impl Heap for FakeHeap {
     }
 
     fn allocate(&self, len: NonZeroU64) -> Result<OwnedFd, HeapError> {
-        let (call, scripted, delay) = self.begin_call(len.get());
+        let (call, scripted, delay, hold) = self.begin_call(len.get());
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
+        if !hold.is_zero() {
+            let _held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            std::thread::sleep(hold);
+        }
+        let result = self.finish_call(call, scripted, len);
+        self.end_call();
+        result
+    }
+}
+
+impl FakeHeap {
+    fn finish_call(
+        &self,
+        call: u64,
+        scripted: Option<Errno>,
+        len: NonZeroU64,
+    ) -> Result<OwnedFd, HeapError> {
         if let Some(errno) = scripted {
             log::debug!("fake heap {}: call {call} fails with {errno} (scripted)", self.name);
             return Err(HeapError::alloc(&self.name, len.get(), errno));
@@ -429,6 +478,26 @@ mod tests {
         heap.allocate(len(4096)).unwrap();
         assert!(start.elapsed() < Duration::from_millis(300), "{:?}", start.elapsed());
         slow.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn held_calls_run_one_at_a_time_and_are_counted_in_flight() {
+        let hold = Duration::from_millis(150);
+        let heap = Arc::new(FakeHeap::new("fake-hold").unwrap());
+        heap.set_script(FakeScript::new().hold(hold));
+        let start = Instant::now();
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let heap = Arc::clone(&heap);
+                std::thread::spawn(move || heap.allocate(len(4096)).map(drop))
+            })
+            .collect();
+        for caller in callers {
+            caller.join().unwrap().unwrap();
+        }
+        assert!(start.elapsed() >= hold * 3, "{:?}", start.elapsed());
+        assert_eq!((heap.successes(), heap.in_flight()), (3, 0));
+        assert!(heap.max_in_flight() >= 2, "{}", heap.max_in_flight());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! [`IonHeap`] over a shared [`IonDevice`] (legacy and modern ION ABIs, detected once),
 //! [`MemfdHeap`] (sealed memfd, turned into a dma-buf through `/dev/udmabuf` when it works)
 //! and, behind the `fake` feature, the scripted [`FakeHeap`] — plus start-up [`probe`]ing and
-//! client helpers in [`dmabuf`] (naming, CPU-access sync, mmap, size, fdinfo).
+//! client helpers in [`dmabuf`] (naming, CPU-access sync, mmap, size, fdinfo), and the
+//! calling thread's scheduling class ([`sched`], for the service's Binder threads).
 //!
 //! It never knows usage bits or board rules: the service joins board heap declarations to
 //! the heaps opened here. It is the only crate of the workspace with `unsafe`, all of it in
@@ -22,6 +23,7 @@ mod ion;
 mod memfd;
 mod probe;
 mod retry;
+pub mod sched;
 mod sys;
 #[cfg(test)]
 mod test_util;

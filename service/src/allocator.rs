@@ -14,6 +14,11 @@
 //! ([`MetadataRegions::create`]: the full name and the Dataspace option, or UNKNOWN). Both
 //! fds live in the same owned list, so a failure at any buffer closes every fd made so far.
 //!
+//! A heap with an admission gate (contiguous heaps, [`crate::admission`]) is entered with a
+//! permit, taken in the caller's [`Priority`] order and given back as soon as its ioctl
+//! returns; inside it a real-time Binder thread runs `SCHED_OTHER`
+//! ([`crate::realtime::SlowSection`]). Heaps without a gate are called directly.
+//!
 //! [`Allocator::check_supported`] runs the same checks as `allocate2` with `count = 1` up to
 //! the first heap call, so `Ok` means "succeeds unless resources run out".
 //!
@@ -29,10 +34,12 @@ use hal_interface::handle::BufferHandle;
 use heaps::dmabuf;
 use usage_map::{Availability, Plan, UsageMap};
 
+use crate::admission::Priority;
 use crate::error::{AllocError, BoardRefusal, Cap, DescriptorError};
 use crate::heap_table::HeapTable;
 use crate::layout::Layout;
 use crate::pool::Pools;
+use crate::realtime::SlowSection;
 use crate::region::{dmabuf_label, BufferIds, MetadataRegions};
 use crate::request::{parse_count, Request};
 use crate::stats::{Stats, StatsSnapshot};
@@ -110,6 +117,11 @@ impl Allocator {
         &self.map
     }
 
+    /// The heaps opened for the board, with their admission gates.
+    pub fn heap_table(&self) -> &HeapTable {
+        &self.heaps
+    }
+
     /// Which rules can allocate on this device.
     pub fn availability(&self) -> &Availability {
         &self.availability
@@ -127,7 +139,8 @@ impl Allocator {
         snapshot
     }
 
-    /// `allocate2`: `count` buffers of the described kind, or nothing.
+    /// `allocate2`: `count` buffers of the described kind, or nothing, for a caller of
+    /// [`Priority::Normal`].
     ///
     /// # Errors
     /// Any [`AllocError`]; [`AllocError::code`] gives the wire code. No fd is left open on
@@ -137,7 +150,21 @@ impl Allocator {
         info: &BufferDescriptorInfo,
         count: i32,
     ) -> Result<Allocation, AllocError> {
-        let result = self.allocate_inner(info, count);
+        self.allocate2_as(Priority::Normal, info, count)
+    }
+
+    /// [`allocate2`](Self::allocate2) for a caller of `priority` (the order in which callers
+    /// waiting at a contiguous heap's gate get in).
+    ///
+    /// # Errors
+    /// As [`allocate2`](Self::allocate2).
+    pub fn allocate2_as(
+        &self,
+        priority: Priority,
+        info: &BufferDescriptorInfo,
+        count: i32,
+    ) -> Result<Allocation, AllocError> {
+        let result = self.allocate_inner(priority, info, count);
         self.stats.record_call(result.as_ref().map(|_| ()).map_err(AllocError::code));
         result
     }
@@ -148,9 +175,22 @@ impl Allocator {
     /// # Errors
     /// [`DescriptorError::Undecodable`], then as `allocate2`.
     pub fn allocate_v1(&self, descriptor: &[u8], count: i32) -> Result<Allocation, AllocError> {
+        self.allocate_v1_as(Priority::Normal, descriptor, count)
+    }
+
+    /// [`allocate_v1`](Self::allocate_v1) for a caller of `priority`.
+    ///
+    /// # Errors
+    /// As [`allocate_v1`](Self::allocate_v1).
+    pub fn allocate_v1_as(
+        &self,
+        priority: Priority,
+        descriptor: &[u8],
+        count: i32,
+    ) -> Result<Allocation, AllocError> {
         let result = decode_descriptor(descriptor)
             .map_err(|err| AllocError::from(DescriptorError::Undecodable(err)))
-            .and_then(|v1| self.allocate_inner(&v1.to_descriptor_info(), count));
+            .and_then(|v1| self.allocate_inner(priority, &v1.to_descriptor_info(), count));
         self.stats.record_call(result.as_ref().map(|_| ()).map_err(AllocError::code));
         result
     }
@@ -166,6 +206,7 @@ impl Allocator {
 
     fn allocate_inner(
         &self,
+        priority: Priority,
         info: &BufferDescriptorInfo,
         count: i32,
     ) -> Result<Allocation, AllocError> {
@@ -184,7 +225,7 @@ impl Allocator {
                     self.stats.record_buffer(decl.id.index(), len.get(), false);
                     (fd, decl.name.as_str())
                 }
-                None => self.allocate_one(&plan, len)?,
+                None => self.allocate_one(priority, &plan, len)?,
             };
             let requester = if name.is_empty() { heap_name } else { &name };
             if label.as_ref().is_none_or(|(made_for, _)| *made_for != requester) {
@@ -278,6 +319,7 @@ impl Allocator {
     /// served it.
     fn allocate_one<'p>(
         &self,
+        priority: Priority,
         plan: &Plan<'p>,
         len: std::num::NonZeroU64,
     ) -> Result<(OwnedFd, &'p str), AllocError> {
@@ -286,7 +328,15 @@ impl Allocator {
         for decl in plan.attempts() {
             let Some(heap) = self.heaps.get(decl.id) else { continue };
             attempts = attempts.saturating_add(1);
-            match heap.allocate(len) {
+            let result = match self.heaps.gate(decl.id) {
+                Some(gate) => {
+                    let _permit = gate.enter(priority);
+                    let _slow = SlowSection::enter();
+                    heap.allocate(len)
+                }
+                None => heap.allocate(len),
+            };
+            match result {
                 Ok(fd) => {
                     let after_fallback = last_exhaustion.is_some();
                     if after_fallback {

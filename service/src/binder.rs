@@ -28,11 +28,13 @@ use hal_interface::aidl::{
 use hal_interface::format::RawFormat;
 use hal_interface::transport::{self, Endpoint, ServerGuard, TransportError};
 use hal_interface::{gralloc4, wire, Usage};
-use rsbinder::{BinderResult, Interface, Status};
+use rsbinder::{BinderFeatures, BinderResult, Interface, Status};
 
+use crate::admission::Priority;
 use crate::allocator::{Allocation, Allocator};
 use crate::dump;
 use crate::error::{AllocError, Chain};
+use crate::realtime;
 
 /// Why a call failed: the core's error, or the front-end's own caller check.
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +82,15 @@ struct Caller {
 }
 
 impl Caller {
+    /// The caller of the transaction this thread serves; also puts a Binder thread in its
+    /// real-time class on its first call ([`realtime::on_binder_call`]).
     fn current() -> Self {
+        realtime::on_binder_call();
         Self { uid: rsbinder::get_calling_uid(), pid: rsbinder::get_calling_pid() }
+    }
+
+    fn priority(self) -> Priority {
+        Priority::of_uid(self.uid)
     }
 }
 
@@ -241,7 +250,9 @@ impl IAllocator for AllocatorService {
         let request = DescribedV1 { bytes: descriptor, count };
         log::debug!("allocate from {caller}: {request}");
         let result = if self.admits(caller) {
-            self.allocator.allocate_v1(descriptor, count).map_err(Failure::Core)
+            self.allocator
+                .allocate_v1_as(caller.priority(), descriptor, count)
+                .map_err(Failure::Core)
         } else {
             Err(Failure::CallerNotAllowed { uid: caller.uid })
         };
@@ -257,7 +268,7 @@ impl IAllocator for AllocatorService {
         let request = Described { descriptor, count };
         log::debug!("allocate2 from {caller}: {request}");
         let result = if self.admits(caller) {
-            self.allocator.allocate2(descriptor, count).map_err(Failure::Core)
+            self.allocator.allocate2_as(caller.priority(), descriptor, count).map_err(Failure::Core)
         } else {
             Err(Failure::CallerNotAllowed { uid: caller.uid })
         };
@@ -288,6 +299,17 @@ impl IAllocator for AllocatorService {
     }
 }
 
+/// The Binder node's scheduling features: `inherit_rt`, so a kernel with Android's binder
+/// priority inheritance (the Android common kernel) runs the call at a real-time caller's
+/// priority. Mainline binder ignores the flag (it only passes the caller's nice value), and
+/// reads the node's low 8 bits as a nice floor, so no `min_priority`/`min_sched_policy` is
+/// set: the threads take their real-time class themselves ([`realtime`]).
+pub fn binder_features() -> BinderFeatures {
+    let mut features = BinderFeatures::default();
+    features.inherit_rt = true;
+    features
+}
+
 /// Publishes an [`AllocatorService`] over `allocator` on `endpoint` with `threads` binder
 /// threads.
 ///
@@ -298,6 +320,7 @@ pub fn serve(
     allocator: Arc<Allocator>,
     threads: usize,
 ) -> Result<ServerGuard, TransportError> {
-    let binder = BnAllocator::new_binder(AllocatorService::new(allocator));
+    let binder =
+        BnAllocator::new_binder_with_features(AllocatorService::new(allocator), binder_features());
     transport::serve(endpoint, binder.as_binder(), threads)
 }

@@ -13,6 +13,7 @@
 mod alloc;
 mod bench;
 mod board;
+mod load;
 
 pub use bench::{Baseline, Source};
 
@@ -158,6 +159,15 @@ pub struct BenchArgs {
     /// timing: the latency of spaced-out requests (a reserve pool refills in the pauses).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub gap_ms: Option<u32>,
+    /// Latency under load instead of the baseline comparison: N clients (threads, one
+    /// connection each) loop 1920x1080 RGBA_8888 allocations (8 MiB) of --load-usage while
+    /// the descriptor's allocate2 is timed alone, then under that load; prints both p99s,
+    /// their ratio and the load's throughput.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub load: Option<u32>,
+    /// Usage of the load's buffers (the default is CMA-class on phone-like boards).
+    #[arg(long, value_parser = parse_usage, default_value = "COMPOSER_CLIENT_TARGET,GPU_RENDER_TARGET")]
+    pub load_usage: Usage,
 }
 
 /// `board` sub-commands.

@@ -30,8 +30,12 @@ use crate::logging;
 use crate::pool::Pools;
 use crate::startup::{self, StartupError};
 
-/// Default thread-pool size (minigbm, Pixel and the HIDL passthrough all use 4).
-pub const DEFAULT_THREADS: u16 = 4;
+/// Default Binder thread-pool ceiling. minigbm, Pixel and the HIDL passthrough use 4, which
+/// four slow CMA callers fill; here the pool can outgrow every contiguous heap's admission
+/// permits several times over (kernel binder spawns threads on demand, `BR_SPAWN_LOOPER`,
+/// up to this ceiling; the unix-socket transport serves each connection on its own thread),
+/// so a small request always finds a free thread. Idle threads cost a stack each.
+pub const DEFAULT_THREADS: u16 = 15;
 
 /// Android system property naming the board file (a path). Init reads it, not the daemon:
 /// the `.rc` passes `--board ${ro.vendor.gralloc.board:-/vendor/etc/gralloc/board.toml}`,
@@ -65,6 +69,11 @@ pub struct DaemonArgs {
     /// Binder thread-pool size.
     #[arg(long, default_value_t = DEFAULT_THREADS, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
+
+    /// Latency isolation: admission gates on contiguous heaps and SCHED_FIFO Binder threads.
+    /// `off` serves as before both existed (for before/after measurements).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub latency_isolation: String,
 
     /// Log level: off, error, warn, info, debug or trace [default: $GRALLOC_LOG, else info].
     #[arg(long, value_name = "LEVEL")]
@@ -190,6 +199,21 @@ pub fn run(args: &DaemonArgs) -> Result<(), DaemonError> {
     let (table, report) = startup::open_heaps(&map, &probe).map_err(DaemonError::Startup)?;
     let opened: Vec<&str> = report.opened().collect();
     log::info!("heaps opened: {} of {} [{}]", opened.len(), report.heaps.len(), opened.join(", "));
+    let isolated = args.latency_isolation == "on";
+    let table = if isolated { table } else { table.without_gates() };
+    if !isolated {
+        crate::realtime::disable();
+    }
+    log::info!(
+        "latency isolation {}: contiguous heaps admit {} calls at a time, binder threads {}",
+        args.latency_isolation,
+        if isolated {
+            crate::admission::CONTIGUOUS_PERMITS.get().to_string()
+        } else {
+            "any".into()
+        },
+        if isolated { crate::realtime::BINDER_POLICY.to_string() } else { "SCHED_OTHER".into() }
+    );
     // Pools fill from their heaps before the service answers its first request.
     let (pools, problems) = Pools::start(&map, &table);
     for problem in &problems {
@@ -268,7 +292,11 @@ mod tests {
         assert_eq!(endpoint_of(&args).unwrap(), Endpoint::Binder(None));
         let args = parse(&["gralloc-allocator", "--binder", "/dev/binderfs/x"]);
         assert_eq!(endpoint_of(&args).unwrap(), Endpoint::Binder(Some("/dev/binderfs/x".into())));
-        assert_eq!(parse(&["gralloc-allocator"]).threads, 4);
+        assert_eq!(parse(&["gralloc-allocator"]).threads, DEFAULT_THREADS);
+        assert_eq!(parse(&["gralloc-allocator"]).latency_isolation, "on");
+        assert!(
+            DaemonArgs::try_parse_from(["gralloc-allocator", "--latency-isolation", "x"]).is_err()
+        );
         assert!(DaemonArgs::try_parse_from(["gralloc-allocator", "--threads", "0"]).is_err());
         assert!(
             DaemonArgs::try_parse_from(["gralloc-allocator", "--socket", "a", "--binder"]).is_err()

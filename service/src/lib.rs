@@ -1,8 +1,10 @@
 //! `allocator_service`: the allocator daemon's library.
 //!
 //! Owns descriptor validation ([`request`]), buffer layout ([`layout`]), heap selection and
-//! allocation ([`allocator`]), reserve pools ([`pool`]), the one mapping from internal errors
-//! to `AllocationError` ([`error`]), per-heap statistics ([`stats`]), opening the board's heaps at start-up
+//! allocation ([`allocator`]), reserve pools ([`pool`]), latency isolation (the contiguous
+//! heaps' [`admission`] gates and the Binder threads' [`realtime`] scheduling), the one
+//! mapping from internal errors to `AllocationError` ([`error`]), per-heap statistics
+//! ([`stats`]), opening the board's heaps at start-up
 //! ([`startup`]) into a [`heap_table`], the Binder front-end ([`binder`]), the daemon
 //! ([`daemon`]) and its `dump` report ([`dump`]), logging set-up ([`logging`]) and the
 //! `gralloc` client CLI ([`cli`]).
@@ -12,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod allocator;
 pub mod binder;
 pub mod cli;
@@ -22,6 +25,7 @@ pub mod heap_table;
 pub mod layout;
 pub mod logging;
 pub mod pool;
+pub mod realtime;
 pub mod region;
 pub mod request;
 pub mod startup;

@@ -10,7 +10,7 @@
 //!   kernels);
 //! - `memfd`: always available (udmabuf when the host has it);
 //! - `fake`: a scripted `heaps::FakeHeap` built from the board's `fail_after`, `errno`,
-//!   `delay_ms`, in test builds only (the `fake-heap` feature): a production daemon has no
+//!   `delay_ms`, `hold_ms`, in test builds only (the `fake-heap` feature): a production daemon has no
 //!   fake heap, and [`refuse_unbuilt_backends`] refuses such a board when it is loaded.
 //!
 //! Capabilities come from the board's heap properties. A heap that is absent, or present but
@@ -407,6 +407,9 @@ fn open_fake(decl: &HeapDecl, caps: HeapCaps, behaviour: &FakeBehaviour) -> Open
     }
     if behaviour.delay_ms > 0 {
         script = script.delay(std::time::Duration::from_millis(u64::from(behaviour.delay_ms)));
+    }
+    if behaviour.hold_ms > 0 {
+        script = script.hold(std::time::Duration::from_millis(u64::from(behaviour.hold_ms)));
     }
     match FakeHeap::new(&decl.name) {
         Ok(heap) => {

@@ -171,9 +171,11 @@ pub enum ConfigErrorKind {
     /// A fake heap with `errno` but no `fail_after`.
     #[error("`errno` has no effect without `fail_after`")]
     ErrnoWithoutFailAfter,
-    /// A fake heap delay above the maximum.
-    #[error("`delay_ms = {value}` is above the maximum {max}")]
+    /// A fake heap delay (`delay_ms`, `hold_ms`) above the maximum.
+    #[error("`{key} = {value}` is above the maximum {max}")]
     DelayTooLong {
+        /// The key.
+        key: &'static str,
         /// The value written.
         value: u32,
         /// The maximum.

@@ -81,6 +81,9 @@ pub struct FakeBehaviour {
     pub errno: FakeErrno,
     /// Sleep before answering, in milliseconds (0 = none).
     pub delay_ms: u32,
+    /// Slow mode: hold the heap this long per call, one call at a time, in milliseconds
+    /// (0 = none); a stand-in for a CMA heap under load.
+    pub hold_ms: u32,
 }
 
 /// Errnos a fake heap can be scripted to return (Linux numbering).
@@ -198,6 +201,9 @@ impl fmt::Display for HeapDecl {
                 }
                 if fake.delay_ms > 0 {
                     write!(f, ", delay {} ms", fake.delay_ms)?;
+                }
+                if fake.hold_ms > 0 {
+                    write!(f, ", holds {} ms per call", fake.hold_ms)?;
                 }
             }
         }

@@ -121,6 +121,7 @@ pub(crate) struct RawFakeHeap {
     pub fail_after: Option<u32>,
     pub errno: Option<FakeErrno>,
     pub delay_ms: Option<u32>,
+    pub hold_ms: Option<u32>,
     pub contiguous: Option<bool>,
     pub cached: Option<bool>,
     pub protected: Option<bool>,

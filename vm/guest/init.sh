@@ -329,8 +329,7 @@ board_suite() {
 }
 
 # bench_one "SIZE ARGS" USAGE BASELINE ITERATIONS: `gralloc bench`; prints its report, sets
-# BENCH_RATIOS to "median M / mean A" (service/baseline) and BENCH_P99 to the service side's
-# p99 in us. False when the command fails.
+# BENCH_RATIOS to "median M / mean A" (service/baseline). False when the command fails.
 bench_one() {
     # shellcheck disable=SC2086 # $1 is several arguments
     gralloc --connect binder bench $1 --usage "$2" --baseline "$3" --iterations "$4" \
@@ -338,7 +337,6 @@ bench_one() {
     rc=$?
     show /tmp/bench.out
     BENCH_RATIOS=$(sed -n 's/^ratio service\/baseline (median): \([0-9.]*\), (mean): \([0-9.]*\),.*/median \1 \/ mean \2/p' /tmp/bench.out)
-    BENCH_P99=$(sed -n 's/^service allocate2 .* p99 \([0-9.]*\) us,.*/\1/p' /tmp/bench.out)
     [ "$rc" -eq 0 ] && [ -n "$BENCH_RATIOS" ]
 }
 
@@ -365,41 +363,89 @@ step_bench() {
     pass "$1-bench" "1920x1080 allocate2 over binder / direct ioctl: CMA $cma_ratios against $2, system $BENCH_RATIOS against $3; service RSS $memory_before before, $(svc_memory) after both runs"
 }
 
-# step_small_under_load LABEL BASELINE: SurfaceFlinger's 64x64 allocate2
-# alone, then while four clients loop 8 MiB CMA allocations; reports both p99s. Figures
-# only, like step_bench: a 4-thread pool shared with slow CMA requests is the point to see.
+# bench_under_load: `gralloc bench --load 4`: the 64x64 allocate2 timed alone, then while four
+# clients (threads of the bench, one connection each) loop 8 MiB CMA allocations. Sets
+# LOAD_RATIO (p99 under load / alone), LOAD_P99_ALONE, LOAD_P99_LOADED (us), LOAD_MIBS (the
+# load's MiB/s during the loaded phase) and LOAD_REFUSED. False when the bench fails.
+bench_under_load() {
+    # shellcheck disable=SC2086 # $SMALL is several arguments
+    gralloc --connect binder bench $SMALL --usage "$DEFAULT_USAGE" --load 4 \
+        --load-usage "$FB_USAGE" --iterations 200 >/tmp/load.out 2>&1
+    rc=$?
+    show /tmp/load.out
+    LOAD_RATIO=$(sed -n 's/^p99 under load \/ alone: ratio \([0-9.]*\)$/\1/p' /tmp/load.out)
+    LOAD_P99_ALONE=$(sed -n 's/^probe alone: .* p99 \([0-9.]*\) us,.*/\1/p' /tmp/load.out)
+    LOAD_P99_LOADED=$(sed -n 's/^probe under load: .* p99 \([0-9.]*\) us,.*/\1/p' /tmp/load.out)
+    LOAD_MIBS=$(sed -n 's/^load: .* \([0-9.]*\) MiB\/s .*/\1/p' /tmp/load.out)
+    LOAD_REFUSED=$(sed -n 's/^load: .* \([0-9]*\) refused,.*/\1/p' /tmp/load.out)
+    [ "$rc" -eq 0 ] && [ -n "$LOAD_RATIO" ]
+}
+
+# load_figures: the last bench_under_load as marker-line text.
+load_figures() {
+    echo "p99 $LOAD_P99_ALONE us alone, $LOAD_P99_LOADED us under load (ratio $LOAD_RATIO), 8 MiB CMA load $LOAD_MIBS MiB/s, $LOAD_REFUSED refused"
+}
+
+# fifo_threads: "F of N" service threads running SCHED_FIFO (field 41 of /proc/<tid>/stat).
+fifo_threads() {
+    total=0
+    fifo=0
+    for stat in /proc/"$SVC"/task/*/stat; do
+        total=$((total + 1))
+        [ "$(awk '{ print $41 }' "$stat" 2>/dev/null)" = 1 ] && fifo=$((fifo + 1))
+    done
+    echo "$fifo of $total"
+}
+
+# reserve BOARD [DAEMON OPTIONS...]: stops the service and serves BOARD again with these
+# options, without a marker line of its own; false when it does not come back.
+reserve() {
+    board=$1
+    shift
+    kill -TERM "$SVC" 2>/dev/null
+    wait "$SVC"
+    svc_starts=$((svc_starts + 1))
+    SVC_LOG=/tmp/service.$svc_starts.log
+    gralloc-allocator --board "$board" --binder "$BINDER" "$@" >"$SVC_LOG" 2>&1 &
+    SVC=$!
+    if wait_for_line "$SVC_LOG" 'gralloc-allocator: serving' 30 "$SVC" &&
+        rsb_service check "$SERVICE_NAME" >/dev/null 2>&1; then
+        return 0
+    fi
+    show "$SVC_LOG"
+    return 1
+}
+
+# step_small_under_load LABEL BOARD: reliability E2, before and after in one run. The bench
+# runs against the service as it serves (latency isolation on: 15 threads, 2 permits per
+# contiguous heap, SCHED_FIFO binder threads), then against the same board served as before
+# isolation existed (4 threads, no gate, SCHED_OTHER); the service is then restarted as it
+# was for the steps that follow. Figures only, like step_bench: the marker line carries both
+# runs and ends with the ratio of the isolated service.
 step_small_under_load() {
     step=$1-small-under-load
     need "$step" gralloc || return
-    if ! bench_one "$SMALL" "$DEFAULT_USAGE" "$2" 200; then
-        fail "$step" "unloaded bench did not run"
+    if ! bench_under_load; then
+        fail "$step" "bench --load 4 did not run"
         return
     fi
-    alone=$BENCH_P99
-    rm -f /tmp/stop-load
-    loaders=""
-    for n in 1 2 3 4; do
-        (
-            while [ ! -e /tmp/stop-load ]; do
-                gralloc --connect binder alloc $BIG --usage "$FB_USAGE" >/dev/null 2>&1
-            done
-        ) &
-        loaders="$loaders $!"
-    done
-    sleep 1
-    bench_one "$SMALL" "$DEFAULT_USAGE" "$2" 200
-    rc=$?
-    touch /tmp/stop-load
-    for pid in $loaders; do
-        wait "$pid"
-    done
-    if [ "$rc" -ne 0 ]; then
-        fail "$step" "bench under load did not run"
-    elif ! service_alive; then
-        fail "$step" "service died under load"
-    else
-        pass "$step" "64x64 allocate2 p99: $alone us alone, $BENCH_P99 us while 4 clients loop 8 MiB CMA allocations"
+    on=$(load_figures)
+    ratio=$LOAD_RATIO
+    threads_on=$(fifo_threads)
+    if ! reserve "$2" --threads 4 --latency-isolation off; then
+        fail "$step" "service with --latency-isolation off did not serve"
+        return
     fi
+    if ! bench_under_load; then
+        fail "$step" "bench --load 4 did not run against --latency-isolation off"
+        return
+    fi
+    off=$(load_figures)
+    if ! reserve "$2"; then
+        fail "$step" "service did not come back after the comparison"
+        return
+    fi
+    pass "$step" "64x64 allocate2 while 4 clients loop 8 MiB CMA allocations: isolation off (4 threads, no gate, SCHED_OTHER): $off; isolation on ($threads_on service threads SCHED_FIFO): $on: ratio $ratio"
 }
 
 # ---------------------------------------------------------------- fault steps
@@ -1013,7 +1059,7 @@ if step_hub; then
         6.12)
             if board_suite dmaheap /boards/qemu-x86_64.toml; then
                 step_bench dmaheap dma-heap:reserved dma-heap:system
-                step_small_under_load dmaheap dma-heap:system
+                step_small_under_load dmaheap /boards/qemu-x86_64.toml
                 faults dmaheap /boards/qemu-x86_64.toml
                 step_camera_pool dmaheap /boards/qemu-x86_64.toml
             fi

@@ -12,6 +12,7 @@ pub(crate) mod dma_buf;
 pub(crate) mod dma_heap;
 pub(crate) mod ion;
 pub(crate) mod mman;
+pub(crate) mod sched;
 pub(crate) mod udmabuf;
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};

@@ -25,7 +25,7 @@ use heaps::{DmaHeap, Heap, IonDevice, IonHeap, MemfdHeap};
 use super::{write_out, BenchArgs, CliError};
 
 /// Calls per round; the two sides alternate round by round.
-const ROUND: u32 = 25;
+pub(super) const ROUND: u32 = 25;
 
 /// The baseline the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,15 +180,23 @@ impl Samples {
 
 /// Sorted per-call times and the mean.
 #[derive(Debug)]
-struct Summary {
+pub(super) struct Summary {
     sorted: Vec<Duration>,
     mean: Duration,
 }
 
 impl Summary {
+    /// The summary of per-call times; the mean is their average.
+    pub(super) fn from_calls(mut calls: Vec<Duration>) -> Summary {
+        calls.sort_unstable();
+        let count = u32::try_from(calls.len()).unwrap_or(u32::MAX).max(1);
+        let total: Duration = calls.iter().sum();
+        Summary { mean: total / count, sorted: calls }
+    }
+
     /// The sample at `permille` of the way from the fastest to the slowest (nearest rank
     /// below).
-    fn quantile(&self, permille: usize) -> Duration {
+    pub(super) fn quantile(&self, permille: usize) -> Duration {
         let last = self.sorted.len().saturating_sub(1);
         let index = last.saturating_mul(permille.min(1000)) / 1000;
         self.sorted.get(index).copied().unwrap_or_default()
@@ -198,7 +206,7 @@ impl Summary {
         self.quantile(500)
     }
 
-    fn line(&self) -> String {
+    pub(super) fn line(&self) -> String {
         format!(
             "mean {:.1} us, median {:.1} us, p90 {:.1} us, p99 {:.1} us, min {:.1} us",
             micros(self.mean),
@@ -219,6 +227,9 @@ pub(super) fn bench(
     args: &BenchArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
+    if let Some(clients) = args.load {
+        return super::load::bench_under_load(endpoint, args, clients, out);
+    }
     let allocator = transport::connect(endpoint)?;
     let info = args.descriptor.descriptor();
     let allocate = || {

@@ -206,11 +206,13 @@ fn check_board_argument(service: &RcService, problems: &mut Vec<String>) {
     }
 }
 
-/// Whether the daemon's sources switch to a real-time policy (comments ignored).
+/// Whether the daemon's sources switch to a real-time policy (comments ignored): a raw
+/// call, or a real-time class of `heaps::sched`.
 fn uses_realtime_scheduling(dir: &Path) -> bool {
+    const REAL_TIME: [&str; 4] = ["sched_setscheduler", "SCHED_FIFO", "SCHED_RR", "Policy::Fifo"];
     rust_sources(dir).iter().filter_map(|p| fs::read_to_string(p).ok()).any(|text| {
-        text.lines().map(|l| l.split("//").next().unwrap_or("")).any(|code| {
-            ["sched_setscheduler", "SCHED_FIFO", "SCHED_RR"].iter().any(|call| code.contains(call))
-        })
+        text.lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .any(|code| REAL_TIME.iter().any(|call| code.contains(call)))
     })
 }

@@ -338,13 +338,23 @@ fn rc_board_argument_other_than_the_daemon_default_is_detected() {
 }
 
 #[test]
+fn real_time_scheduling_without_sys_nice_is_detected() {
+    let mut tree = Tree::load_repo();
+    assert!(tree.init_rc.contains("    capabilities SYS_NICE\n"), "update this test");
+    tree.init_rc = tree.init_rc.replacen("    capabilities SYS_NICE\n", "", 1);
+
+    let problems = check_init_rc(&tree);
+
+    assert_reported(&problems, "capabilities SYS_NICE is missing, but the daemon uses");
+}
+
+#[test]
 fn sys_nice_without_real_time_scheduling_is_detected() {
     let mut tree = Tree::load_repo();
-    tree.init_rc = tree.init_rc.replacen(
-        "    user system\n",
-        "    user system\n    capabilities SYS_NICE\n",
-        1,
-    );
+    let sources = tempfile::tempdir().unwrap();
+    fs::create_dir_all(sources.path().join("service/src")).unwrap();
+    fs::write(sources.path().join("service/src/lib.rs"), "// SCHED_FIFO in a comment\n").unwrap();
+    tree.root = sources.path().to_owned();
 
     let problems = check_init_rc(&tree);
 

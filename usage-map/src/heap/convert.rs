@@ -80,14 +80,19 @@ pub(crate) fn heaps(
                     return Err(at.err(span, Kind::ErrnoWithoutFailAfter));
                 }
                 let delay_ms = h.delay_ms.unwrap_or(0);
-                if delay_ms > MAX_FAKE_DELAY_MS {
-                    let kind = Kind::DelayTooLong { value: delay_ms, max: MAX_FAKE_DELAY_MS };
+                let hold_ms = h.hold_ms.unwrap_or(0);
+                let too_long = [("delay_ms", delay_ms), ("hold_ms", hold_ms)]
+                    .into_iter()
+                    .find(|&(_, ms)| ms > MAX_FAKE_DELAY_MS);
+                if let Some((key, value)) = too_long {
+                    let kind = Kind::DelayTooLong { key, value, max: MAX_FAKE_DELAY_MS };
                     return Err(at.err(span, kind));
                 }
                 HeapBackend::Fake(FakeBehaviour {
                     fail_after: h.fail_after,
                     errno: h.errno.unwrap_or(FakeErrno::Enomem),
                     delay_ms,
+                    hold_ms,
                 })
             }
         };
