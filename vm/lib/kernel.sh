@@ -14,18 +14,33 @@ apt_private() {
         -o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache" "$@"
 }
 
-# Kernel cache key: version plus the fragment's sha256 (first 16 hex digits).
+# Kernel cache key: label plus the fragment's sha256 (first 16 hex digits).
 kernel_key() {
-    local version=$1 fragment=$VM_DIR/kernel/$1.config
+    local label=$1 fragment=$VM_DIR/kernel/$1.config
     [[ -f $fragment ]] || die "no kernel fragment $fragment (known kernels: ${VM_KERNELS[*]})"
-    printf '%s-%s' "$version" "$(sha256sum "$fragment" | cut -c1-16)"
+    printf '%s-%s' "$label" "$(sha256sum "$fragment" | cut -c1-16)"
 }
 
-kernel_image() { printf '%s/kernel/%s/bzImage' "$VM_CACHE" "$(kernel_key "$1")"; }
+# The boot image make builds for the label's architecture (relative to arch/<arch>/boot).
+kernel_image_name() { if [[ $(kernel_arch "$1") == arm64 ]]; then echo Image; else echo bzImage; fi; }
 
-# Downloads linux-source-<version>.deb into the cache unless a kernel tree is already unpacked.
+kernel_image() { printf '%s/kernel/%s/%s' "$VM_CACHE" "$(kernel_key "$1")" "$(kernel_image_name "$1")"; }
+
+# make's ARCH and CROSS_COMPILE for the label (x86_64 is the host's own).
+kernel_make_args() {
+    case $(kernel_arch "$1") in
+        x86) ;;
+        arm64) printf '%s\n' ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- ;;
+        *) die "no build settings for kernel $1" ;;
+    esac
+}
+
+# Downloads linux-source-<version>.deb for the label into the cache and unpacks it once
+# (kernels of one version share the tree: builds are out-of-tree and may run in parallel).
 kernel_fetch() {
-    local version=$1 src=$VM_CACHE/src/linux-source-$1 debs=$VM_CACHE/debs
+    local version debs=$VM_CACHE/debs src
+    version=$(kernel_version "$1")
+    src=$VM_CACHE/src/linux-source-$version
     [[ -f $src/Makefile ]] && return 0
     mkdir -p "$debs"
     if ! compgen -G "$debs/linux-source-${version}_*.deb" >/dev/null; then
@@ -40,6 +55,7 @@ kernel_fetch() {
         compgen -G "$debs/linux-source-${version}_*.deb" >/dev/null \
             || die "download of linux-source-$version failed"
     fi
+    kernel_unpack "$version"
 }
 
 # Unpacks the source tree once; later builds reuse it (out-of-tree, so it stays clean).
@@ -57,25 +73,28 @@ kernel_unpack() {
     rm -rf "$tmp"
 }
 
-# Builds bzImage for <version> with <jobs> make jobs unless the cache has it.
+# Builds the boot image for kernel <label> with <jobs> make jobs unless the cache has it.
 kernel_build() {
-    local version=$1 jobs=$2 key image out build src fragment
+    local version=$1 jobs=$2 key image out build src fragment name
+    local -a arch
     key=$(kernel_key "$version")
     image=$(kernel_image "$version")
     [[ -f $image ]] && { log "kernel $version cached: $image"; return 0; }
     fragment=$VM_DIR/kernel/$version.config
     out=$(dirname "$image")
+    name=$(kernel_image_name "$version")
+    mapfile -t arch < <(kernel_make_args "$version")
     build=$VM_CACHE/build/$key
-    src=$VM_CACHE/src/linux-source-$version
-    kernel_unpack "$version"
+    src=$VM_CACHE/src/linux-source-$(kernel_version "$version")
+    [[ -f $src/Makefile ]] || die "kernel source of $version not unpacked (kernel_fetch first)"
     rm -rf "$build" && mkdir -p "$build"
     local started
     started=$(now)
     log "building kernel $version (-j$jobs), log: $build/build.log"
     {
-        make -C "$src" O="$build" tinyconfig
+        make -C "$src" O="$build" "${arch[@]}" tinyconfig
         "$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$fragment"
-        make -C "$src" O="$build" olddefconfig
+        make -C "$src" O="$build" "${arch[@]}" olddefconfig
     } >"$build/build.log" 2>&1 || die "configuring kernel $version failed: see $build/build.log"
     # An option whose dependencies are unmet is dropped silently: refuse such a kernel.
     local line missing=()
@@ -84,10 +103,10 @@ kernel_build() {
         grep -qxF -- "$line" "$build/.config" || missing+=("$line")
     done <"$fragment"
     ((${#missing[@]} == 0)) || die "kernel $version: fragment options lost by olddefconfig: ${missing[*]}"
-    make -C "$src" O="$build" -j"$jobs" bzImage >>"$build/build.log" 2>&1 \
+    make -C "$src" O="$build" "${arch[@]}" -j"$jobs" "$name" >>"$build/build.log" 2>&1 \
         || { tail -n 30 "$build/build.log" >&2; die "building kernel $version failed: see $build/build.log"; }
     mkdir -p "$out.tmp"
-    cp "$build/arch/x86/boot/bzImage" "$out.tmp/bzImage"
+    cp "$build/arch/$(kernel_arch "$version")/boot/$name" "$out.tmp/$name"
     cp "$build/.config" "$out.tmp/config"
     rm -rf "$out" && mv "$out.tmp" "$out"
     rm -rf "$build"

@@ -146,6 +146,7 @@ pub const TABLES: &[Table] = &[
     },
     Table { board: "qemu-x86_64", expects: QEMU },
     Table { board: "qemu-x86_64-ion", expects: QEMU },
+    Table { board: "qemu-arm64", expects: QEMU },
     Table { board: "hikey960", expects: HIKEY960 },
     Table { board: "hikey960-ion", expects: HIKEY960 },
     Table {
