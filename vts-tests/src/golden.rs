@@ -91,13 +91,14 @@ const FRONT_GPU: u64 = bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | bits::COMP
 /// A front-buffered client target: `framebuffer` comes first on every board.
 const FRONT_FB: u64 = bits::FRONT_BUFFER | FRAMEBUFFER;
 
-/// The QEMU boards (dma-heap and ION) share rules and heap names.
+/// The QEMU boards (x86_64 dma-heap and ION, arm64 dma-heap) share rules and heap names.
 const QEMU: &[Expect] = &[
     rgba("protected", PROTECTED, Route::Reject),
     rgba("framebuffer", FRAMEBUFFER, only(&["reserved"])),
     rgba("framebuffer", FB_AND_CAMERA, only(&["reserved"])),
     rgba("framebuffer", FRONT_FB, only(&["reserved"])),
-    // x86 DMA snoops the CPU caches: the system heap is coherent for every reader.
+    // x86 DMA snoops the CPU caches, and qemu's arm64 `virt` has coherent DMA masters and
+    // no emulated caches: the system heap is coherent for every reader.
     rgba("front-buffer", FRONT_CPU, only(&["system"])),
     rgba("front-buffer", FRONT_GPU, only(&["system"])),
     yuv("front-buffer", bits::FRONT_BUFFER | CAMERA_OUT, only(&["system"])),
