@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Real-kernel test harness: builds cached kernels (Debian's linux-source 6.12 and 5.10 with
-# vm/kernel/<version>.config), static project binaries and an initramfs, boots each kernel
-# under qemu (TCG) and runs vm/guest/init.sh inside. Exit status 0 only when every guest step
-# passed. See vm/README.md.
+# vm/kernel/<label>.config, x86_64 and arm64), the project's binaries for each guest
+# architecture and an initramfs, boots each kernel under qemu (TCG) and runs vm/guest/init.sh
+# inside. Exit status 0 only when every guest step passed. See vm/README.md.
 #
-# Usage: vm/run.sh [6.12|5.10|all]   (default all)
+# Usage: vm/run.sh [6.12|5.10|arm64-6.12|all]   (default all)
 # Environment: GRALLOC_VM_CACHE (cache dir), GRALLOC_VM_JOBS (make/cargo jobs, default nproc),
 # GRALLOC_VM_TIMEOUT (seconds per guest, default 1800), GRALLOC_VM_TARGET_DIR (cargo target dir).
 set -euo pipefail
@@ -36,7 +36,7 @@ exec 9>"$VM_CACHE/lock"
 flock 9 || die "cannot lock $VM_CACHE/lock"
 
 started=$(now)
-host_deps
+host_deps "${kernels[@]}"
 
 # Kernels first, all at once, with nothing else running.
 phase=$(now)
@@ -55,8 +55,9 @@ done
 kernel_seconds=$(($(now) - phase))
 
 phase=$(now)
-build_project_binaries
-install_rsbinder_tools
+for arch in $(for kernel in "${kernels[@]}"; do guest_arch "$kernel"; done | sort -u); do
+    build_guest_programs "$arch"
+done
 build_seconds=$(($(now) - phase))
 for failure in "${BUILD_FAILURES[@]}"; do
     log "missing in the guest: $failure"

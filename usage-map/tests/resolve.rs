@@ -233,7 +233,7 @@ fn front_buffers_follow_each_boards_coherence_policy() {
         assert_eq!((rule, heaps), ("gpu-only".into(), vec!["system".into()]), "{name}");
         assert_eq!(attempts(resolve(&everything, fb_front).unwrap()).0, "framebuffer", "{name}");
     }
-    for name in ["qemu-x86_64.toml", "qemu-x86_64-ion.toml"] {
+    for name in ["qemu-x86_64.toml", "qemu-x86_64-ion.toml", "qemu-arm64.toml"] {
         let map = shipped(name);
         for front in [cpu_front, gpu_front] {
             let plan = map.resolve(front, Format::Rgba8888, 1920, 1080).unwrap();

@@ -1,19 +1,26 @@
 # Packs the guest initramfs; sourced by vm/run.sh.
 
 # pack_initramfs KERNEL OUT: busybox, the guest binaries, the dynamic suite with its mapper
-# and loader, the board files, /init.
+# and loader, the board files, /init; all of the kernel's architecture.
 pack_initramfs() {
-    local kernel=$1 out=$2 root name path
+    local kernel=$1 out=$2 root key path arch
+    arch=$(guest_arch "$kernel")
     root=$(mktemp -d "$VM_CACHE/initramfs.XXXXXX")
     mkdir -p "$root"/{bin,boards,dev,etc,proc,sys,tmp}
-    cp "$(command -v busybox)" "$root/bin/busybox"
+    if [[ $arch == aarch64 ]]; then
+        cp "$(arm64_busybox)" "$root/bin/busybox"
+    else
+        cp "$(command -v busybox)" "$root/bin/busybox"
+    fi
     ln -s busybox "$root/bin/sh"
-    for name in "${!GUEST_BINARIES[@]}"; do
-        cp "${GUEST_BINARIES[$name]}" "$root/bin/$name"
+    for key in "${!GUEST_BINARIES[@]}"; do
+        [[ $key == "$arch":* ]] && cp "${GUEST_BINARIES[$key]}" "$root/bin/${key#*:}"
     done
-    for path in "${!GUEST_DYNAMIC[@]}"; do
+    for key in "${!GUEST_DYNAMIC[@]}"; do
+        [[ $key == "$arch":* ]] || continue
+        path=${key#*:}
         mkdir -p "$root${path%/*}"
-        cp "${GUEST_DYNAMIC[$path]}" "$root$path"
+        cp "${GUEST_DYNAMIC[$key]}" "$root$path"
     done
     if compgen -G "$REPO_DIR/usage-map/boards/*.toml" >/dev/null; then
         cp "$REPO_DIR"/usage-map/boards/*.toml "$root/boards/"

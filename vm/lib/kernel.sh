@@ -14,27 +14,29 @@ apt_private() {
         -o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache" "$@"
 }
 
-# The patches applied to <label>'s source before building, in order: vm/kernel/<label>-*.patch.
+# The patches applied to <label>'s source before building, in order: those of its version,
+# vm/kernel/<version>-*.patch (x86_64 6.12 and arm64-6.12 get the same ones).
 kernel_patches() {
-    compgen -G "$VM_DIR/kernel/$1-*.patch" | sort || true
+    compgen -G "$VM_DIR/kernel/$(kernel_version "$1")-*.patch" | sort || true
 }
 
-# Kernel cache key: version plus the sha256 (first 16 hex digits) of the fragment and the
+# Kernel cache key: label plus the sha256 (first 16 hex digits) of the fragment and the
 # patches, so editing either builds a new kernel.
 kernel_key() {
-    local version=$1 fragment=$VM_DIR/kernel/$1.config
+    local label=$1 fragment=$VM_DIR/kernel/$1.config
     [[ -f $fragment ]] || die "no kernel fragment $fragment (known kernels: ${VM_KERNELS[*]})"
     local -a files=("$fragment")
-    mapfile -t -O 1 files < <(kernel_patches "$version")
-    printf '%s-%s' "$version" "$(cat "${files[@]}" | sha256sum | cut -c1-16)"
+    mapfile -t -O 1 files < <(kernel_patches "$label")
+    printf '%s-%s' "$label" "$(cat "${files[@]}" | sha256sum | cut -c1-16)"
 }
 
-# The source tree to build <version> from: the unpacked tree itself without patches, else a
-# hard-linked copy of it with the patches applied (each patched file unlinked first, so the
-# pristine tree is never written), made once per set of patches.
+# The source tree to build <label> from: the unpacked tree of its version without patches,
+# else a hard-linked copy of it with the patches applied (each patched file unlinked first,
+# so the pristine tree other kernels build from is never written), made once per patch set.
 kernel_source() {
-    local version=$1 src=$VM_CACHE/src/linux-source-$1 patches patched file patch
-    mapfile -t patches < <(kernel_patches "$version")
+    local label=$1 src patches patched file patch
+    src=$VM_CACHE/src/linux-source-$(kernel_version "$label")
+    mapfile -t patches < <(kernel_patches "$label")
     if ((${#patches[@]} == 0)); then
         printf '%s' "$src"
         return 0
@@ -49,7 +51,7 @@ kernel_source() {
                 mv "$patched.tmp/$file.unlinked" "$patched.tmp/$file"
             done < <(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$patch")
             patch -d "$patched.tmp" -p1 --quiet <"$patch" >&2 \
-                || die "kernel $version: $(basename "$patch") does not apply"
+                || die "kernel $label: $(basename "$patch") does not apply"
         done
         touch "$patched.tmp/.patched"
         rm -rf "$patched" && mv "$patched.tmp" "$patched"
@@ -57,11 +59,26 @@ kernel_source() {
     printf '%s' "$patched"
 }
 
-kernel_image() { printf '%s/kernel/%s/bzImage' "$VM_CACHE" "$(kernel_key "$1")"; }
+# The boot image make builds for the label's architecture (relative to arch/<arch>/boot).
+kernel_image_name() { if [[ $(kernel_arch "$1") == arm64 ]]; then echo Image; else echo bzImage; fi; }
 
-# Downloads linux-source-<version>.deb into the cache unless a kernel tree is already unpacked.
+kernel_image() { printf '%s/kernel/%s/%s' "$VM_CACHE" "$(kernel_key "$1")" "$(kernel_image_name "$1")"; }
+
+# make's ARCH and CROSS_COMPILE for the label (x86_64 is the host's own).
+kernel_make_args() {
+    case $(kernel_arch "$1") in
+        x86) ;;
+        arm64) printf '%s\n' ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- ;;
+        *) die "no build settings for kernel $1" ;;
+    esac
+}
+
+# Downloads linux-source-<version>.deb for the label into the cache and unpacks it once
+# (kernels of one version share the tree: builds are out-of-tree and may run in parallel).
 kernel_fetch() {
-    local version=$1 src=$VM_CACHE/src/linux-source-$1 debs=$VM_CACHE/debs
+    local version debs=$VM_CACHE/debs src
+    version=$(kernel_version "$1")
+    src=$VM_CACHE/src/linux-source-$version
     [[ -f $src/Makefile ]] && return 0
     mkdir -p "$debs"
     if ! compgen -G "$debs/linux-source-${version}_*.deb" >/dev/null; then
@@ -76,6 +93,7 @@ kernel_fetch() {
         compgen -G "$debs/linux-source-${version}_*.deb" >/dev/null \
             || die "download of linux-source-$version failed"
     fi
+    kernel_unpack "$version"
 }
 
 # Unpacks the source tree once; later builds reuse it (out-of-tree, so it stays clean).
@@ -93,25 +111,29 @@ kernel_unpack() {
     rm -rf "$tmp"
 }
 
-# Builds bzImage for <version> with <jobs> make jobs unless the cache has it.
+# Builds the boot image for kernel <label> with <jobs> make jobs unless the cache has it.
 kernel_build() {
-    local version=$1 jobs=$2 key image out build src fragment
+    local version=$1 jobs=$2 key image out build src fragment name
+    local -a arch
     key=$(kernel_key "$version")
     image=$(kernel_image "$version")
     [[ -f $image ]] && { log "kernel $version cached: $image"; return 0; }
     fragment=$VM_DIR/kernel/$version.config
     out=$(dirname "$image")
+    name=$(kernel_image_name "$version")
+    mapfile -t arch < <(kernel_make_args "$version")
     build=$VM_CACHE/build/$key
-    kernel_unpack "$version"
+    [[ -f $VM_CACHE/src/linux-source-$(kernel_version "$version")/Makefile ]] \
+        || die "kernel source of $version not unpacked (kernel_fetch first)"
     src=$(kernel_source "$version")
     rm -rf "$build" && mkdir -p "$build"
     local started
     started=$(now)
     log "building kernel $version (-j$jobs, patches: $(kernel_patches "$version" | xargs -r -n1 basename | xargs)), log: $build/build.log"
     {
-        make -C "$src" O="$build" tinyconfig
+        make -C "$src" O="$build" "${arch[@]}" tinyconfig
         "$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$fragment"
-        make -C "$src" O="$build" olddefconfig
+        make -C "$src" O="$build" "${arch[@]}" olddefconfig
     } >"$build/build.log" 2>&1 || die "configuring kernel $version failed: see $build/build.log"
     # An option whose dependencies are unmet is dropped silently: refuse such a kernel.
     local line missing=()
@@ -120,10 +142,10 @@ kernel_build() {
         grep -qxF -- "$line" "$build/.config" || missing+=("$line")
     done <"$fragment"
     ((${#missing[@]} == 0)) || die "kernel $version: fragment options lost by olddefconfig: ${missing[*]}"
-    make -C "$src" O="$build" -j"$jobs" bzImage >>"$build/build.log" 2>&1 \
+    make -C "$src" O="$build" "${arch[@]}" -j"$jobs" "$name" >>"$build/build.log" 2>&1 \
         || { tail -n 30 "$build/build.log" >&2; die "building kernel $version failed: see $build/build.log"; }
     mkdir -p "$out.tmp"
-    cp "$build/arch/x86/boot/bzImage" "$out.tmp/bzImage"
+    cp "$build/arch/$(kernel_arch "$version")/boot/$name" "$out.tmp/$name"
     cp "$build/.config" "$out.tmp/config"
     rm -rf "$out" && mv "$out.tmp" "$out"
     rm -rf "$build"

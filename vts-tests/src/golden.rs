@@ -91,14 +91,15 @@ const FRONT_GPU: u64 = bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | bits::COMP
 /// A front-buffered client target: `framebuffer` comes first on every board.
 const FRONT_FB: u64 = bits::FRONT_BUFFER | FRAMEBUFFER;
 
-/// The QEMU dma-heap board: the ION board's rules, with camera buffers in their own region
+/// The QEMU dma-heap boards (x86_64 and arm64): the ION board's rules, with camera buffers in their own region
 /// (`camera`, from `cma_camera=`) and a `video` rule taking the CMA area first.
 const QEMU: &[Expect] = &[
     rgba("protected", PROTECTED, Route::Reject),
     rgba("framebuffer", FRAMEBUFFER, only(&["reserved"])),
     rgba("framebuffer", FB_AND_CAMERA, only(&["reserved"])),
     rgba("framebuffer", FRONT_FB, only(&["reserved"])),
-    // x86 DMA snoops the CPU caches: the system heap is coherent for every reader.
+    // x86 DMA snoops the CPU caches, and qemu's arm64 `virt` has coherent DMA masters and
+    // no emulated caches: the system heap is coherent for every reader.
     rgba("front-buffer", FRONT_CPU, only(&["system"])),
     rgba("front-buffer", FRONT_GPU, only(&["system"])),
     yuv("front-buffer", bits::FRONT_BUFFER | CAMERA_OUT, only(&["system"])),
@@ -166,6 +167,7 @@ pub const TABLES: &[Table] = &[
     },
     Table { board: "qemu-x86_64", expects: QEMU },
     Table { board: "qemu-x86_64-ion", expects: QEMU_ION },
+    Table { board: "qemu-arm64", expects: QEMU },
     Table { board: "hikey960", expects: HIKEY960 },
     Table { board: "hikey960-ion", expects: HIKEY960 },
     Table {
