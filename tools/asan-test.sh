@@ -24,4 +24,22 @@ if [ -f "$suppressions" ]; then
 fi
 export CARGO_TARGET_DIR="$PWD/target/asan"
 
-cargo +nightly test --workspace --target x86_64-unknown-linux-gnu --lib --bins --tests "$@"
+target=x86_64-unknown-linux-gnu
+# Test files that build the daemon (or the mapper) again with a nested `cargo build` into
+# the directory they run from: under --target that build gets the sanitizer flags for its
+# proc macros too and fails, so they are left out here (they run in `cargo test`).
+nested_build="cli_lock cross_process fd_leaks through_c_abi against_host_service cases_can_fail mapper_cases_can_fail"
+tests=()
+for file in */tests/*.rs; do
+    name=$(basename "$file" .rs)
+    if [[ " $nested_build " == *" $name "* ]]; then
+        echo "SKIP: $file: its nested cargo build cannot take --target"
+    else
+        tests+=(--test "$name")
+    fi
+done
+
+# The mapper's cdylib, which the daemon tests load, lands in the profile directory only
+# when the library is built on its own.
+cargo +nightly build --workspace --target "$target" --lib
+cargo +nightly test --workspace --target "$target" --lib --bins "${tests[@]}" --no-fail-fast "$@"
