@@ -42,7 +42,12 @@ host_deps "${kernels[@]}"
 phase=$(now)
 to_build=()
 for kernel in "${kernels[@]}"; do
-    [[ -f $(kernel_image "$kernel") ]] || { kernel_fetch "$kernel"; to_build+=("$kernel"); }
+    # The patched source tree is made here, serially: kernels of one version share it.
+    [[ -f $(kernel_image "$kernel") ]] || {
+        kernel_fetch "$kernel"
+        kernel_source "$kernel" >/dev/null
+        to_build+=("$kernel")
+    }
 done
 pids=()
 for kernel in "${to_build[@]}"; do
