@@ -1,15 +1,25 @@
 # Boots a kernel with its initramfs under qemu and judges the guest's marker lines; sourced
 # by vm/run.sh.
 
+# tsc_khz_option: `tsc_early_khz=N` with the host's TSC rate when the host's TSC is constant.
+# Under TCG the guest reads the host's TSC, so this is the guest's rate too; given it, the
+# guest skips calibrating against the emulated PIT, which fails on a busy host and leaves
+# the guest on jiffies.
+tsc_khz_option() {
+    grep -qw constant_tsc /proc/cpuinfo || return 0
+    awk -F: '/^cpu MHz/ { printf "tsc_early_khz=%d", $2 * 1000; exit }' /proc/cpuinfo
+}
+
 # boot_guest KERNEL IMAGE INITRD LOG: the guest's console goes to the terminal and to LOG.
 # tsc=reliable: under TCG the clocksource watchdog may call the TSC unstable, and tinyconfig
-# has nothing between it and jiffies, whose 4 ms steps would blur the bench step's timings.
+# has nothing between it and jiffies, whose 4 ms steps would blur the bench steps' timings
+# (tsc_khz_option keeps calibration from failing for the same reason).
 boot_guest() {
     local kernel=$1 image=$2 initrd=$3 log_file=$4 rc=0
     log "booting $kernel (timeout ${VM_TIMEOUT}s), log: $log_file"
     timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
         -nographic -no-reboot -kernel "$image" -initrd "$initrd" \
-        -append "console=ttyS0 quiet panic=-1 cma=128M tsc=reliable" </dev/null 2>&1 \
+        -append "console=ttyS0 quiet panic=-1 cma=128M tsc=reliable $(tsc_khz_option)" </dev/null 2>&1 \
         | sed -u 's/\r//g' | tee "$log_file" || rc=$?
     if ((rc == 124 || rc == 137)); then
         log "guest $kernel timed out after ${VM_TIMEOUT}s"
