@@ -4,7 +4,8 @@
 # tsc_khz_option: `tsc_early_khz=N` with the host's TSC rate when the host's TSC is constant.
 # Under TCG the guest reads the host's TSC, so this is the guest's rate too; given it, the
 # guest skips calibrating against the emulated PIT, which fails on a busy host and leaves
-# the guest on jiffies.
+# the guest on jiffies. (Where the host scales its clock, cpu MHz is only near the TSC rate:
+# absolute times are then off by that factor, ratios are not.)
 tsc_khz_option() {
     grep -qw constant_tsc /proc/cpuinfo || return 0
     awk -F: '/^cpu MHz/ { printf "tsc_early_khz=%d", $2 * 1000; exit }' /proc/cpuinfo
