@@ -374,7 +374,9 @@ step_bench() {
 # bench_under_load: `gralloc bench --load 4`: the 64x64 allocate2 timed alone, then while four
 # clients (threads of the bench, one connection each) loop 8 MiB CMA allocations. Sets
 # LOAD_RATIO (p99 under load / alone), LOAD_P99_ALONE, LOAD_P99_LOADED (us), LOAD_MIBS (the
-# load's MiB/s during the loaded phase) and LOAD_REFUSED. False when the bench fails.
+# load's MiB/s by itself, before the probe runs beside it: a probe served faster makes more
+# calls and takes more CPU from the load), LOAD_MIBS_PROBED (while probed) and LOAD_REFUSED.
+# False when the bench fails.
 bench_under_load() {
     # shellcheck disable=SC2086 # $SMALL is several arguments
     gralloc --connect binder bench $SMALL --usage "$DEFAULT_USAGE" --load 4 \
@@ -384,14 +386,15 @@ bench_under_load() {
     LOAD_RATIO=$(sed -n 's/^p99 under load \/ alone: ratio \([0-9.]*\)$/\1/p' /tmp/load.out)
     LOAD_P99_ALONE=$(sed -n 's/^probe alone: .* p99 \([0-9.]*\) us,.*/\1/p' /tmp/load.out)
     LOAD_P99_LOADED=$(sed -n 's/^probe under load: .* p99 \([0-9.]*\) us,.*/\1/p' /tmp/load.out)
-    LOAD_MIBS=$(sed -n 's/^load: .* \([0-9.]*\) MiB\/s .*/\1/p' /tmp/load.out)
-    LOAD_REFUSED=$(sed -n 's/^load: .* \([0-9]*\) refused,.*/\1/p' /tmp/load.out)
+    LOAD_MIBS=$(sed -n 's/^load: .* alone [0-9]* allocations, \([0-9.]*\) MiB\/s .*/\1/p' /tmp/load.out)
+    LOAD_MIBS_PROBED=$(sed -n 's/^load: .* while probed [0-9]* allocations, \([0-9.]*\) MiB\/s .*/\1/p' /tmp/load.out)
+    LOAD_REFUSED=$(sed -n 's/^load: .* \([0-9]*\) refused: .*/\1/p' /tmp/load.out)
     [ "$rc" -eq 0 ] && [ -n "$LOAD_RATIO" ]
 }
 
 # load_figures: the last bench_under_load as marker-line text.
 load_figures() {
-    echo "p99 $LOAD_P99_ALONE us alone, $LOAD_P99_LOADED us under load (ratio $LOAD_RATIO), 8 MiB CMA load $LOAD_MIBS MiB/s, $LOAD_REFUSED refused"
+    echo "p99 $LOAD_P99_ALONE us alone, $LOAD_P99_LOADED us under load (ratio $LOAD_RATIO), 8 MiB CMA load $LOAD_MIBS MiB/s alone, $LOAD_MIBS_PROBED MiB/s while probed, $LOAD_REFUSED refused"
 }
 
 # fifo_threads: "F of N" service threads running SCHED_FIFO (field 41 of /proc/<tid>/stat).
