@@ -27,9 +27,11 @@ fn mapper() -> Mapper {
     Mapper(library().mapper)
 }
 
-fn daemon() -> &'static Daemon {
-    static DAEMON: OnceLock<Daemon> = OnceLock::new();
-    DAEMON.get_or_init(Daemon::start)
+/// A daemon for one allocation: the temporary is dropped (the daemon killed and reaped) at
+/// the end of the statement, while the buffers stay the client's. A daemon kept in a static
+/// would never be dropped and would outlive the test process.
+fn daemon() -> Daemon {
+    Daemon::start()
 }
 
 fn whole() -> ARect {

@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use gralloc_mapper::abi::{ARect, MetadataType, NativeHandleHeader};
@@ -334,8 +334,14 @@ pub fn peek(ptr: *const u8, offset: usize, len: usize) -> Vec<u8> {
     out
 }
 
-/// The daemon binary: `$GRALLOC_ALLOCATOR_BIN`, else built into this target directory.
+/// The daemon binary: `$GRALLOC_ALLOCATOR_BIN`, else built into this target directory once
+/// per test process (every daemon a test starts runs the same binary).
 fn daemon_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(find_or_build_daemon).clone()
+}
+
+fn find_or_build_daemon() -> PathBuf {
     if let Some(path) = std::env::var_os("GRALLOC_ALLOCATOR_BIN") {
         return PathBuf::from(path);
     }
