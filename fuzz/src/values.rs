@@ -146,20 +146,7 @@ pub fn metadata_type(u: &mut Unstructured<'_>) -> Result<StandardMetadataType> {
 pub fn has_nan(value: &MetadataValue) -> bool {
     let nan = |f: f32| f.is_nan();
     match value {
-        MetadataValue::Smpte2086(Some(v)) => [
-            v.primary_red.x,
-            v.primary_red.y,
-            v.primary_green.x,
-            v.primary_green.y,
-            v.primary_blue.x,
-            v.primary_blue.y,
-            v.white_point.x,
-            v.white_point.y,
-            v.max_luminance,
-            v.min_luminance,
-        ]
-        .into_iter()
-        .any(nan),
+        MetadataValue::Smpte2086(Some(v)) => v.to_floats().into_iter().any(nan),
         MetadataValue::Cta861_3(Some(v)) => {
             nan(v.max_content_light_level) || nan(v.max_frame_average_light_level)
         }

@@ -4,7 +4,7 @@
 //! in one process is read in every other.
 
 use hal_interface::metadata::{
-    decode, encode, Cta861_3, MetadataValue, Smpte2086, StandardMetadataType, XyColor,
+    decode, encode, Cta861_3, MetadataValue, Smpte2086, StandardMetadataType,
 };
 use hal_interface::shared_metadata::{FieldValue, SharedMetadata};
 
@@ -46,39 +46,12 @@ const fn is_read_only(ty: StandardMetadataType) -> bool {
     )
 }
 
-fn smpte2086_of(f: [f32; 10]) -> Smpte2086 {
-    let [rx, ry, gx, gy, bx, by, wx, wy, max, min] = f;
-    Smpte2086 {
-        primary_red: XyColor { x: rx, y: ry },
-        primary_green: XyColor { x: gx, y: gy },
-        primary_blue: XyColor { x: bx, y: by },
-        white_point: XyColor { x: wx, y: wy },
-        max_luminance: max,
-        min_luminance: min,
-    }
-}
-
-fn floats_of_smpte2086(v: &Smpte2086) -> [f32; 10] {
-    [
-        v.primary_red.x,
-        v.primary_red.y,
-        v.primary_green.x,
-        v.primary_green.y,
-        v.primary_blue.x,
-        v.primary_blue.y,
-        v.white_point.x,
-        v.white_point.y,
-        v.max_luminance,
-        v.min_luminance,
-    ]
-}
-
 fn from_region(shared: SharedMetadata, ty: StandardMetadataType) -> Option<MetadataValue> {
     Some(match ty {
         T::Name => MetadataValue::Name(String::from_utf8_lossy(&shared.name).into_owned()),
         T::Dataspace => MetadataValue::Dataspace(shared.dataspace),
         T::BlendMode => MetadataValue::BlendMode(shared.blend_mode),
-        T::Smpte2086 => MetadataValue::Smpte2086(shared.smpte2086.map(smpte2086_of)),
+        T::Smpte2086 => MetadataValue::Smpte2086(shared.smpte2086.map(Smpte2086::from_floats)),
         T::Cta861_3 => MetadataValue::Cta861_3(shared.cta861_3.map(|[max_cll, max_fall]| {
             Cta861_3 { max_content_light_level: max_cll, max_frame_average_light_level: max_fall }
         })),
@@ -137,7 +110,7 @@ pub fn set(buffer: &Imported, ty: i64, bytes: &[u8]) -> Result<(), MapperError> 
         MetadataValue::Dataspace(v) => FieldValue::Dataspace(*v),
         MetadataValue::BlendMode(v) => FieldValue::BlendMode(*v),
         MetadataValue::Smpte2086(v) => {
-            floats2086 = v.as_ref().map(floats_of_smpte2086);
+            floats2086 = v.as_ref().map(Smpte2086::to_floats);
             FieldValue::Smpte2086(floats2086)
         }
         MetadataValue::Cta861_3(v) => FieldValue::Cta861_3(

@@ -72,8 +72,8 @@ pub struct DaemonArgs {
 
     /// Latency isolation: admission gates on contiguous heaps and SCHED_FIFO Binder threads.
     /// `off` serves as before both existed (for before/after measurements).
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
-    pub latency_isolation: String,
+    #[arg(long, value_enum, default_value_t = LatencyIsolation::On)]
+    pub latency_isolation: LatencyIsolation,
 
     /// Log level: off, error, warn, info, debug or trace [default: $GRALLOC_LOG, else info].
     #[arg(long, value_name = "LEVEL")]
@@ -199,21 +199,21 @@ pub fn run(args: &DaemonArgs) -> Result<(), DaemonError> {
     let (table, report) = startup::open_heaps(&map, &probe).map_err(DaemonError::Startup)?;
     let opened: Vec<&str> = report.opened().collect();
     log::info!("heaps opened: {} of {} [{}]", opened.len(), report.heaps.len(), opened.join(", "));
-    let isolated = args.latency_isolation == "on";
-    let table = if isolated { table } else { table.without_gates() };
-    if !isolated {
-        crate::realtime::disable();
-    }
-    log::info!(
-        "latency isolation {}: contiguous heaps admit {} calls at a time, binder threads {}",
-        args.latency_isolation,
-        if isolated {
-            crate::admission::CONTIGUOUS_PERMITS.get().to_string()
-        } else {
-            "any".into()
-        },
-        if isolated { crate::realtime::BINDER_POLICY.to_string() } else { "SCHED_OTHER".into() }
-    );
+    let table = match args.latency_isolation {
+        LatencyIsolation::On => {
+            log::info!(
+                "latency isolation on: contiguous heaps admit {} calls at a time, binder threads {}",
+                crate::admission::CONTIGUOUS_PERMITS,
+                crate::realtime::BINDER_POLICY
+            );
+            table
+        }
+        LatencyIsolation::Off => {
+            crate::realtime::disable();
+            log::info!("latency isolation off: heaps admit any number of calls, binder threads SCHED_OTHER");
+            table.without_gates()
+        }
+    };
     // Pools fill from their heaps before the service answers its first request.
     let (pools, problems) = Pools::start(&map, &table);
     for problem in &problems {
@@ -273,6 +273,16 @@ fn block_shutdown_signals() -> Result<SigSet, DaemonError> {
     Ok(set)
 }
 
+/// `--latency-isolation`: admission gates on contiguous heaps and `SCHED_FIFO` Binder threads
+/// ([`crate::admission`], [`crate::realtime`]), or neither, as before both existed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LatencyIsolation {
+    /// Gates and real-time Binder threads (the default).
+    On,
+    /// Neither: for before/after measurements.
+    Off,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,7 +303,7 @@ mod tests {
         let args = parse(&["gralloc-allocator", "--binder", "/dev/binderfs/x"]);
         assert_eq!(endpoint_of(&args).unwrap(), Endpoint::Binder(Some("/dev/binderfs/x".into())));
         assert_eq!(parse(&["gralloc-allocator"]).threads, DEFAULT_THREADS);
-        assert_eq!(parse(&["gralloc-allocator"]).latency_isolation, "on");
+        assert_eq!(parse(&["gralloc-allocator"]).latency_isolation, LatencyIsolation::On);
         assert!(
             DaemonArgs::try_parse_from(["gralloc-allocator", "--latency-isolation", "x"]).is_err()
         );

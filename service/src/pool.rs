@@ -30,9 +30,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use hal_interface::{Format, Usage};
 use heaps::dmabuf::{self, Mapping};
 use heaps::Heap;
-use usage_map::{HeapDecl, HeapId, Plan, PoolClass, UsageMap};
+use usage_map::{Alignment, HeapDecl, HeapId, Plan, PoolClass, UsageMap};
 
 use crate::heap_table::HeapTable;
 use crate::layout::Layout;
@@ -81,16 +82,29 @@ pub fn class_size(map: &UsageMap, class: PoolClass) -> Result<NonZeroU64, String
     match class {
         PoolClass::Size { bytes } => NonZeroU64::new(bytes).ok_or_else(|| "size 0".to_owned()),
         PoolClass::Image { format, width, height, usage, rule } => {
-            let one = NonZeroU32::MIN;
-            let width = NonZeroU32::new(width).ok_or_else(|| "width 0".to_owned())?;
-            let height = NonZeroU32::new(height).ok_or_else(|| "height 0".to_owned())?;
-            let image =
-                Image::new(format, usage, width, height, one, 0).map_err(|e| e.to_string())?;
             let align = map.rules().get(rule).map(usage_map::Rule::alignment).unwrap_or_default();
-            let layout = Layout::compute(&image, &align).map_err(|e| e.to_string())?;
-            Ok(layout.total_size())
+            image_size(format, usage, (width, height), &align)
         }
     }
+}
+
+/// The page-rounded total size the service's layout gives a single-layer `width`×`height`
+/// image of `format` and `usage` under `align` (what a pool of that class holds).
+///
+/// # Errors
+/// The layout's refusal as text.
+pub fn image_size(
+    format: Format,
+    usage: Usage,
+    (width, height): (u32, u32),
+    align: &Alignment,
+) -> Result<NonZeroU64, String> {
+    let width = NonZeroU32::new(width).ok_or_else(|| "width 0".to_owned())?;
+    let height = NonZeroU32::new(height).ok_or_else(|| "height 0".to_owned())?;
+    let image =
+        Image::new(format, usage, width, height, NonZeroU32::MIN, 0).map_err(|e| e.to_string())?;
+    let layout = Layout::compute(&image, align).map_err(|e| e.to_string())?;
+    Ok(layout.total_size())
 }
 
 /// The board pool that would serve a request `plan` serves with `len` bytes (its plan's

@@ -91,8 +91,9 @@ const FRONT_GPU: u64 = bits::FRONT_BUFFER | bits::GPU_RENDER_TARGET | bits::COMP
 /// A front-buffered client target: `framebuffer` comes first on every board.
 const FRONT_FB: u64 = bits::FRONT_BUFFER | FRAMEBUFFER;
 
-/// The QEMU dma-heap boards (x86_64 and arm64): the ION board's rules, with camera buffers in their own region
-/// (`camera`, from `cma_camera=`) and a `video` rule taking the CMA area first.
+/// The QEMU dma-heap boards (x86_64 and arm64): the ION board's rules, with camera buffers in
+/// their own region (`camera`, from `cma_camera=`) and a `video` rule taking the CMA area
+/// first.
 const QEMU: &[Expect] = &[
     rgba("protected", PROTECTED, Route::Reject),
     rgba("framebuffer", FRAMEBUFFER, only(&["reserved"])),

@@ -277,6 +277,38 @@ pub struct Smpte2086 {
     pub min_luminance: f32,
 }
 
+impl Smpte2086 {
+    /// The ten floats in wire order: red, green, blue and white x/y, then max and min
+    /// luminance (how the shared metadata region stores them).
+    pub fn to_floats(&self) -> [f32; 10] {
+        [
+            self.primary_red.x,
+            self.primary_red.y,
+            self.primary_green.x,
+            self.primary_green.y,
+            self.primary_blue.x,
+            self.primary_blue.y,
+            self.white_point.x,
+            self.white_point.y,
+            self.max_luminance,
+            self.min_luminance,
+        ]
+    }
+
+    /// The inverse of [`to_floats`](Self::to_floats).
+    pub fn from_floats(f: [f32; 10]) -> Self {
+        let [rx, ry, gx, gy, bx, by, wx, wy, max, min] = f;
+        Smpte2086 {
+            primary_red: XyColor { x: rx, y: ry },
+            primary_green: XyColor { x: gx, y: gy },
+            primary_blue: XyColor { x: bx, y: by },
+            white_point: XyColor { x: wx, y: wy },
+            max_luminance: max,
+            min_luminance: min,
+        }
+    }
+}
+
 /// CTA-861.3 content light level (`Cta861_3.aidl`).
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Cta861_3 {

@@ -1,16 +1,14 @@
 //! `gralloc board check` and `gralloc board explain`: board-file tools that need no service.
 
 use std::io::Write;
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::process::ExitCode;
 
 use hal_interface::{Format, Usage};
 use usage_map::UsageMap;
 
-use crate::layout::Layout;
-use crate::pool::{class_size, pool_for};
-use crate::request::{implementation_defined_layout, Image};
+use crate::pool::{class_size, image_size, pool_for};
+use crate::request::implementation_defined_layout;
 
 use super::{write_out, CliError};
 
@@ -102,11 +100,7 @@ fn pool_note(
     format: Format,
     (width, height): (u32, u32),
 ) -> Option<String> {
-    let one = NonZeroU32::MIN;
-    let image =
-        Image::new(format, usage, NonZeroU32::new(width)?, NonZeroU32::new(height)?, one, 0)
-            .ok()?;
-    let size = Layout::compute(&image, &plan.align).ok()?.total_size();
+    let size = image_size(format, usage, (width, height), &plan.align).ok()?;
     let pool = pool_for(map, plan, size)?;
     Some(format!(
         "pool: served from pool {:?} ({} x {size} B kept ready) while it has a buffer; an empty pool falls through to the plan above\n",
