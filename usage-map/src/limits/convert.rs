@@ -30,7 +30,16 @@ fn limit_u32(
     default: u32,
     max: u32,
 ) -> Result<u32, ConfigError> {
-    let Some(value) = value else { return Ok(default) };
+    value.map_or(Ok(default), |value| one_to_max(at, key, value, max))
+}
+
+/// `value` when it is within `1..=max`, else a `LimitOutOfRange` error located at it.
+pub(crate) fn one_to_max(
+    at: &At<'_, '_>,
+    key: &'static str,
+    value: &Spanned<u32>,
+    max: u32,
+) -> Result<u32, ConfigError> {
     let v = *value.get_ref();
     if v == 0 || v > max {
         let kind = Kind::LimitOutOfRange { key, value: v.into(), min: 1, max: max.into() };

@@ -9,6 +9,7 @@ use toml::Spanned;
 use crate::convert::{check_name, At, Ctx, MAX_NAME_LEN};
 use crate::cubes::flag_universe;
 use crate::error::{ConfigError, ConfigErrorKind as Kind, Subject};
+use crate::limits::convert::one_to_max;
 use crate::pool::{Pool, PoolClass, MAX_POOLS, MAX_POOL_COUNT};
 use crate::raw::RawPool;
 use crate::rule::Action;
@@ -62,28 +63,10 @@ fn one_pool(
         .heap(heap_name)
         .ok_or_else(|| at.err(raw.heap.span(), Kind::UndeclaredHeap(heap_name.clone())))?
         .id;
-    let count = *raw.count.get_ref();
-    if count == 0 || count > MAX_POOL_COUNT {
-        let kind = Kind::LimitOutOfRange {
-            key: "count",
-            value: count.into(),
-            min: 1,
-            max: MAX_POOL_COUNT.into(),
-        };
-        return Err(at.err(raw.count.span(), kind));
-    }
+    let count = one_to_max(at, "count", &raw.count, MAX_POOL_COUNT)?;
     let low_water = match &raw.low_water {
         None => count,
-        Some(low) if *low.get_ref() == 0 || *low.get_ref() > count => {
-            let kind = Kind::LimitOutOfRange {
-                key: "low_water",
-                value: (*low.get_ref()).into(),
-                min: 1,
-                max: count.into(),
-            };
-            return Err(at.err(low.span(), kind));
-        }
-        Some(low) => *low.get_ref(),
+        Some(low) => one_to_max(at, "low_water", low, count)?,
     };
     let class = class(at, spanned, map, heap_name)?;
     Ok(Pool {
@@ -154,12 +137,7 @@ fn image_class(
     let limits = map.limits();
     let dimension = |key: &'static str, value: &Option<Spanned<u32>>, max: u32| match value {
         None => Err(at.err(spanned.span(), Kind::PoolClassIncomplete(key))),
-        Some(v) if *v.get_ref() == 0 || *v.get_ref() > max => {
-            let value = (*v.get_ref()).into();
-            let kind = Kind::LimitOutOfRange { key, value, min: 1, max: max.into() };
-            Err(at.err(v.span(), kind))
-        }
-        Some(v) => Ok(*v.get_ref()),
+        Some(v) => one_to_max(at, key, v, max),
     };
     let width = dimension("width", &raw.width, limits.max_width)?;
     let height = dimension("height", &raw.height, limits.max_height)?;
