@@ -27,8 +27,9 @@ use super::{write_out, BenchArgs, CliError};
 const LOAD_WIDTH: i32 = 1920;
 const LOAD_HEIGHT: i32 = 1080;
 
-/// The probe's class: SurfaceFlinger's main thread.
-const PROBE_POLICY: Policy = Policy::Fifo(2);
+/// The probe's class: SurfaceFlinger's main thread's, the one the service's Binder threads
+/// take too.
+const PROBE_POLICY: Policy = crate::realtime::BINDER_POLICY;
 
 /// Pause between probe calls: a compositor allocates now and then, not back to back, and a
 /// real-time probe in a tight loop would take a CPU from the load it is measured against.
